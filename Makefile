@@ -1,0 +1,55 @@
+# Set-up: `make install`, then `make book`. Tests: `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PROFILE ?= quick
+NOTEBOOKS := 01_attacks
+NB_TIMEOUT ?= 14400
+PARAMS ?=
+EXECUTED := _build/executed/$(PROFILE)
+LIBRARY := $(shell find gssd_utils -name '*.py' 2>/dev/null)
+
+.PHONY: install test lint book html notebook clean FORCE
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name gssd --display-name "Python (gssd)"
+	touch $@
+
+lint: install
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/python -m pytest
+
+# Papermill writes to a temporary file and only a successful run replaces the executed notebook, so a
+# failing notebook stops the build (papermill names the cell) and never overwrites good output.
+$(EXECUTED)/%.ipynb: notebooks/%.ipynb $(LIBRARY) $(VENV)/.installed
+	@mkdir -p $(@D)
+	$(BIN)/papermill $< $@.partial -k gssd --cwd $(CURDIR) --execution-timeout $(NB_TIMEOUT) \
+		--log-output --no-progress-bar -p profile $(PROFILE) $(PARAMS) \
+		|| { echo "notebook $< failed at profile $(PROFILE); see the cell named above" >&2; exit 1; }
+	mv $@.partial $@
+
+book/%.ipynb: $(EXECUTED)/%.ipynb FORCE
+	cp $< $@
+
+book: $(foreach nb,$(NOTEBOOKS),book/$(nb).ipynb)
+	$(MAKE) html
+
+html: install
+	$(BIN)/jupyter-book build . --builder html
+	@echo "open _build/html/index.html"
+
+# One notebook with new parameters, e.g. make notebook NB=01_attacks PARAMS="-p attacks '[\"wanet\"]'"
+notebook: install
+	@test -n "$(NB)" || { echo "usage: make notebook NB=01_attacks PARAMS='-p name value'" >&2; exit 2; }
+	rm -f $(EXECUTED)/$(NB).ipynb
+	$(MAKE) book/$(NB).ipynb PARAMS='$(PARAMS)'
+	$(MAKE) html
+
+clean:
+	rm -rf _build book/*.ipynb

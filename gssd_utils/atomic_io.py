@@ -1,0 +1,79 @@
+"""Atomic writes and safe reads for every artifact the pipeline produces.
+
+An interrupted run must never leave a half-written file that a later run trusts, so every writer goes
+through a temporary file in the same directory and an ``os.replace``. Readers refuse pickles.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+@contextmanager
+def _temporary_sibling(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_atomically(path: str | Path, writer: Callable[[Path], None]) -> Path:
+    """Run ``writer(tmp_path)`` and move the result into place only if it finished."""
+    path = Path(path)
+    with _temporary_sibling(path) as tmp:
+        writer(tmp)
+    return path
+
+
+def save_json(path: str | Path, obj: Any) -> Path:
+    def _write(tmp: Path) -> None:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+    return write_atomically(path, _write)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot serialise {type(obj).__name__} to JSON")
+
+
+def save_npz(path: str | Path, arrays: Mapping[str, np.ndarray]) -> Path:
+    def _write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+    return write_atomically(path, _write)
+
+
+def load_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """Load every array of an npz without ever unpickling (object arrays are rejected)."""
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+def save_torch(path: str | Path, obj: Any) -> Path:
+    return write_atomically(path, lambda tmp: torch.save(obj, tmp))
+
+
+def load_torch(path: str | Path) -> Any:
+    """Load a checkpoint with ``weights_only=True``: tensors and plain containers only, no code."""
+    return torch.load(path, map_location="cpu", weights_only=True)

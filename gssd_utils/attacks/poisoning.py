@@ -1,0 +1,155 @@
+"""The all-to-one poisoning of the GSSD threat model.
+
+A share of the training set, drawn from non-target classes, gets the trigger and the target label.
+The ground truth (which indices, their original labels) is kept apart in ``PoisonTruth``: evaluation
+may read it, the defense never does. Saved runs keep it in a separate file for the same reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from gssd_utils.atomic_io import load_npz, save_json, save_npz
+from gssd_utils.attacks.base import Attack, build_attack, get_attack_class, seeded_rng
+from gssd_utils.data.dataset import ImageDataset
+
+RATE_BASES = ("all", "non_target")
+
+
+@dataclass(frozen=True)
+class PoisonConfig:
+    """What to poison and how. ``rate=None`` takes the attack's paper default.
+
+    ``rate_base='all'`` counts the rate against the whole training set, as the paper words it (10% of
+    CIFAR-10 = 5,000 images); ``'non_target'`` reproduces the official code's count (4,500).
+    """
+
+    attack: str
+    rate: float | None = None
+    target: int = 0
+    seed: int = 0
+    rate_base: Literal["all", "non_target"] = "all"
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def resolved_rate(self) -> float:
+        return get_attack_class(self.attack).default_rate if self.rate is None else self.rate
+
+    def as_dict(self) -> dict:
+        out = asdict(self)
+        out["params"] = dict(self.params)
+        out["rate"] = self.resolved_rate()
+        return out
+
+
+@dataclass(frozen=True)
+class PoisonTruth:
+    """Ground truth for evaluation only."""
+
+    poison_indices: np.ndarray
+    original_labels: np.ndarray
+    target: int
+
+    def is_poisoned(self, n: int) -> np.ndarray:
+        mask = np.zeros(n, dtype=bool)
+        mask[self.poison_indices] = True
+        return mask
+
+
+@dataclass(frozen=True)
+class PoisonedDataset:
+    """A poisoned training set with its clean test set and triggered non-target test images."""
+
+    data: ImageDataset
+    x_test_triggered: np.ndarray
+    y_test_triggered_source: np.ndarray
+    config: PoisonConfig
+    attack: Attack
+    truth: PoisonTruth
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``data.npz`` (the bring-your-own format), ``truth.npz``, ``trigger.npz`` and ``attack.json``."""
+        directory = Path(directory)
+        save_npz(directory / "data.npz", {
+            "x_train": self.data.x_train, "y_train": self.data.y_train,
+            "x_test": self.data.x_test, "y_test": self.data.y_test,
+            "x_test_triggered": self.x_test_triggered,
+        })
+        save_npz(directory / "truth.npz", {
+            "poison_indices": self.truth.poison_indices,
+            "original_labels": self.truth.original_labels,
+            "target": np.array(self.truth.target),
+        })
+        save_npz(directory / "trigger.npz", self.attack.artifacts())
+        save_json(directory / "attack.json", {"config": self.config.as_dict(), "data": self.data.info,
+                                              "n_poisoned": len(self.truth.poison_indices)})
+        return directory
+
+
+def poison_count(labels: np.ndarray, rate: float, target: int, rate_base: str) -> int:
+    """How many images to poison; raises when the request cannot be met."""
+    if rate_base not in RATE_BASES:
+        raise ValueError(f"rate_base={rate_base!r} is not valid; choose one of {', '.join(RATE_BASES)}")
+    if not 0.0 < rate < 1.0:
+        raise ValueError(f"poisoning rate {rate} is out of range; it must lie in (0, 1), e.g. 0.1 for 10%")
+    n_non_target = int(np.sum(labels != target))
+    base = len(labels) if rate_base == "all" else n_non_target
+    count = int(np.floor(rate * base + 0.5)) if rate_base == "all" else int(np.floor(rate * base))
+    if count < 1:
+        raise ValueError(f"rate {rate} of {base} images poisons no image; raise the rate or use more data")
+    if count > n_non_target:
+        raise ValueError(f"rate {rate} asks for {count} poisoned images but only {n_non_target} non-target "
+                         "images exist; lower the rate")
+    return count
+
+
+def select_poison_indices(labels: np.ndarray, count: int, target: int, seed: int) -> np.ndarray:
+    """Sorted indices of ``count`` non-target images; a function of (labels, count, target, seed) only,
+
+    so different attacks with the same seed poison the same images (a paired comparison).
+    """
+    candidates = np.flatnonzero(labels != target)
+    chosen = seeded_rng(seed, "poison-indices").choice(candidates, size=count, replace=False)
+    return np.sort(chosen)
+
+
+def poison_dataset(dataset: ImageDataset, config: PoisonConfig) -> PoisonedDataset:
+    if not 0 <= config.target < dataset.num_classes:
+        raise ValueError(f"target class {config.target} is out of range; this data set has classes "
+                         f"0..{dataset.num_classes - 1}")
+    attack = build_attack(config.attack, dataset.image_shape, config.seed, config.params)
+    count = poison_count(dataset.y_train, config.resolved_rate(), config.target, config.rate_base)
+    indices = select_poison_indices(dataset.y_train, count, config.target, config.seed)
+
+    x_train = dataset.x_train.copy()
+    y_train = dataset.y_train.copy()
+    x_train[indices] = attack.apply(dataset.x_train[indices])
+    y_train[indices] = config.target
+
+    non_target = dataset.y_test != config.target
+    info = dict(dataset.info)
+    info["poisoning"] = {**config.as_dict(), "n_poisoned": count}
+    return PoisonedDataset(
+        data=replace(dataset, x_train=x_train, y_train=y_train, info=info),
+        x_test_triggered=attack.apply_test(dataset.x_test[non_target]),
+        y_test_triggered_source=dataset.y_test[non_target],
+        config=config,
+        attack=attack,
+        truth=PoisonTruth(indices, dataset.y_train[indices].copy(), config.target),
+    )
+
+
+def load_truth(path: str | Path) -> PoisonTruth:
+    """Read a ``truth.npz`` (``poison_indices``, optional ``original_labels`` and ``target``)."""
+    arrays = load_npz(path)
+    if "poison_indices" not in arrays:
+        raise ValueError(f"{path}: missing 'poison_indices'; found {', '.join(sorted(arrays))}")
+    indices = arrays["poison_indices"].astype(np.int64)
+    original = arrays.get("original_labels", np.full(len(indices), -1)).astype(np.int64)
+    target = int(arrays["target"]) if "target" in arrays else -1
+    return PoisonTruth(indices, original, target)
+

@@ -1,0 +1,61 @@
+"""Scale profiles: the one place that sets every pipeline default.
+
+- ``smoke``: the embedded digits, tiny models; seconds to minutes. Used by tests and CI.
+- ``quick``: real CIFAR-10, subset and narrow network sized for a 2-core CPU in about an hour.
+- ``paper``: the paper's settings (official-code values where the text is silent), for a GPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from gssd_utils.training.classifier import TrainConfig
+
+PROFILE_NAMES = ("smoke", "quick", "paper")
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    dataset: str
+    n_train: int | None  # None: the whole training set
+    n_test: int | None
+    classifier: TrainConfig
+    attacks: tuple[str, ...] = ("badnets", "blend", "wanet", "chessboard")
+    subset_seed: int = 0
+
+    def describe(self) -> str:
+        c = self.classifier
+        size = "all" if self.n_train is None else f"{self.n_train:,}"
+        test = "all" if self.n_test is None else f"{self.n_test:,}"
+        return (f"profile '{self.name}': {self.dataset}, {size} train / {test} test images; classifier "
+                f"{c.arch} width {c.width}, {c.epochs} epochs, batch {c.batch_size}, lr {c.lr}, {c.schedule}")
+
+
+_PROFILES = {
+    "smoke": Profile(
+        name="smoke", dataset="digits32", n_train=None, n_test=None,
+        classifier=TrainConfig(arch="small_cnn", width=16, epochs=15, batch_size=64, lr=0.05, schedule="cosine",
+                               hflip=False),
+    ),
+    "quick": Profile(
+        name="quick", dataset="cifar10", n_train=10_000, n_test=2_000,
+        classifier=TrainConfig(arch="resnet18", width=16, epochs=15, batch_size=128, lr=0.05, schedule="cosine"),
+    ),
+    "paper": Profile(
+        name="paper", dataset="cifar10", n_train=None, n_test=None,
+        classifier=TrainConfig(arch="resnet18", width=64, epochs=200, batch_size=128, lr=0.1, schedule="step",
+                               milestones=(0.5, 0.75)),
+    ),
+}
+
+
+def get_profile(name: str, **classifier_overrides) -> Profile:
+    """The named profile; keyword arguments override its classifier settings (e.g. ``epochs=3``)."""
+    try:
+        profile = _PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILE_NAMES)}") from None
+    if classifier_overrides:
+        profile = replace(profile, classifier=replace(profile.classifier, **classifier_overrides))
+    return profile

@@ -1,0 +1,118 @@
+"""The trainer: augmentation, resumable checkpoints, and a smoke run where the attack must work."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gssd_utils.atomic_io import load_torch, save_torch, write_atomically
+from gssd_utils.attacks import PoisonConfig, poison_dataset
+from gssd_utils.models import CifarResNet18, build_model
+from gssd_utils.no_defense import train_on_poisoned
+from gssd_utils.profiles import get_profile
+from gssd_utils.training import TrainConfig, train_classifier
+from gssd_utils.training.augment import random_crop_flip
+
+
+def test_crop_flip_only_shifts_and_mirrors():
+    x = torch.arange(2 * 32 * 32 * 3, dtype=torch.int64).remainder(251).to(torch.uint8).view(2, 32, 32, 3)
+    out = random_crop_flip(x, padding=0, generator=torch.Generator().manual_seed(0))
+    for a, b in zip(x, out, strict=True):
+        assert torch.equal(a, b) or torch.equal(a.flip(1), b)
+
+
+def test_crop_pads_with_zeros_and_keeps_shape():
+    x = torch.full((64, 32, 32, 3), 7, dtype=torch.uint8)
+    out = random_crop_flip(x, generator=torch.Generator().manual_seed(1))
+    assert out.shape == x.shape and out.dtype == torch.uint8
+    assert set(out.unique().tolist()) == {0, 7}
+
+
+def test_resnet_width_sets_feature_dimension():
+    assert CifarResNet18(width=64).feature_dim == 512
+    model = CifarResNet18(num_classes=3, width=8)
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 3)
+    with pytest.raises(ValueError, match="unknown architecture"):
+        build_model("vgg", 10, 8)
+
+
+def test_bad_train_config_is_rejected():
+    with pytest.raises(ValueError, match="schedule='linear'"):
+        TrainConfig(schedule="linear")
+    with pytest.raises(ValueError, match="epochs must be at least 1"):
+        TrainConfig(epochs=0)
+
+
+def test_atomic_save_leaves_nothing_behind_on_failure(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    save_torch(path, {"w": torch.ones(2)})
+
+    def dies_half_way(tmp):
+        tmp.write_bytes(b"half a checkpoint")
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        write_atomically(path, dies_half_way)
+    assert torch.equal(load_torch(path)["w"], torch.ones(2))
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]
+
+
+def _small(digits, **overrides):
+    config = TrainConfig(arch="small_cnn", width=8, batch_size=64, lr=0.05, schedule="cosine", **overrides)
+    return digits.x_train[:256], digits.y_train[:256], config
+
+
+def test_interrupted_run_resumes_to_the_same_model(digits, tmp_path, monkeypatch):
+    x, y, config = _small(digits, epochs=3)
+    reference, _ = train_classifier(x, y, 10, config, progress=False)
+
+    import gssd_utils.training.classifier as classifier
+
+    def die_after_epoch_two(path, obj):
+        save_torch(path, obj)
+        if obj["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    ckpt = tmp_path / "run.pt"
+    monkeypatch.setattr(classifier, "save_torch", die_after_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        train_classifier(x, y, 10, config, checkpoint=ckpt, progress=False)
+    assert load_torch(ckpt)["epoch"] == 2
+    monkeypatch.undo()
+
+    resumed, history = train_classifier(x, y, 10, config, checkpoint=ckpt, progress=False)
+    assert len(history["loss"]) == 3
+    for a, b in zip(reference.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.allclose(a.float(), b.float(), atol=1e-5)
+
+
+def test_checkpoint_of_another_config_is_not_reused(digits, tmp_path):
+    x, y, config = _small(digits, epochs=1)
+    ckpt = tmp_path / "c.pt"
+    train_classifier(x, y, 10, config, checkpoint=ckpt, progress=False)
+    other = TrainConfig(**{**config.__dict__, "lr": 0.01})
+    with pytest.warns(UserWarning, match="another training config"):
+        train_classifier(x, y, 10, other, checkpoint=ckpt, progress=False)
+
+
+def test_a_corrupt_checkpoint_is_recomputed_not_trusted(digits, tmp_path):
+    x, y, config = _small(digits, epochs=1)
+    ckpt = tmp_path / "broken.pt"
+    ckpt.write_bytes(b"garbage")
+    with pytest.warns(UserWarning, match="could not resume"):
+        _, history = train_classifier(x, y, 10, config, checkpoint=ckpt, progress=False)
+    assert len(history["loss"]) == 1 and load_torch(ckpt)["epoch"] == 1
+
+
+@pytest.mark.slow
+def test_smoke_no_defense_badnets_backdoor_works(digits):
+    """On the embedded digits the attack must succeed, or later defense results would mean nothing."""
+    profile = get_profile("smoke")
+    poisoned = poison_dataset(digits, PoisonConfig("badnets", seed=0))
+    measured = train_on_poisoned(poisoned, profile, progress=False)
+    assert measured["acc"] > 0.85, measured["acc"]
+    assert measured["asr"] > 0.9, measured["asr"]
+    # the second call is served from the cache: same numbers, no training
+    again = train_on_poisoned(poisoned, profile, progress=False)
+    assert again["acc"] == measured["acc"] and again["asr"] == measured["asr"]
+    assert again["train_loss"] == measured["train_loss"]
