@@ -10,6 +10,7 @@ EXECUTED := _build/executed/$(PROFILE)
 LIBRARY := $(shell find gssd_utils -name '*.py' 2>/dev/null)
 
 .PHONY: install test lint book html notebook clean FORCE
+.PRECIOUS: $(EXECUTED)/%.ipynb
 
 install: $(VENV)/.installed
 
@@ -29,10 +30,10 @@ test: lint
 # failing notebook stops the build (papermill names the cell) and never overwrites good output.
 $(EXECUTED)/%.ipynb: notebooks/%.ipynb $(LIBRARY) $(VENV)/.installed
 	@mkdir -p $(@D)
-	$(BIN)/papermill $< $@.partial -k gssd --cwd $(CURDIR) --execution-timeout $(NB_TIMEOUT) \
+	$(BIN)/papermill $< $(@D)/partial-$(@F) -k gssd --cwd $(CURDIR) --execution-timeout $(NB_TIMEOUT) \
 		--log-output --no-progress-bar -p profile $(PROFILE) $(PARAMS) \
 		|| { echo "notebook $< failed at profile $(PROFILE); see the cell named above" >&2; exit 1; }
-	mv $@.partial $@
+	mv $(@D)/partial-$(@F) $@
 
 book/%.ipynb: $(EXECUTED)/%.ipynb FORCE
 	cp $< $@

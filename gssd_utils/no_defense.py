@@ -45,6 +45,8 @@ def train_on_poisoned(poisoned: PoisonedDataset, profile: Profile, progress: boo
         "acc": accuracy(model, poisoned.data.x_test, poisoned.data.y_test),
         "asr": attack_success_rate(model, poisoned.x_test_triggered, poisoned.config.target),
         "train_loss": history["loss"],
+        "train_time_s": sum(history["epoch_time_s"]),
+        "train_images_per_s": len(poisoned.data.y_train) * config.epochs / max(sum(history["epoch_time_s"]), 1e-9),
         "model": model,
     }
 
@@ -79,6 +81,8 @@ def run_no_defense(
             "ACC paper": paper_acc,
             "ASR paper": paper_asr,
             "paper source": source,
+            "train time (s)": round(measured["train_time_s"], 1),
+            "train img/s": round(measured["train_images_per_s"]),
         })
     table = pd.DataFrame(rows)
     table.attrs["profile"] = profile.describe()

@@ -116,3 +116,4 @@ def test_smoke_no_defense_badnets_backdoor_works(digits):
     again = train_on_poisoned(poisoned, profile, progress=False)
     assert again["acc"] == measured["acc"] and again["asr"] == measured["asr"]
     assert again["train_loss"] == measured["train_loss"]
+    assert again["train_time_s"] == measured["train_time_s"] > 0

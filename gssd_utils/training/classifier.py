@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -84,7 +85,7 @@ def train_classifier(
                                 weight_decay=config.weight_decay)
     steps_per_epoch = -(-len(images) // config.batch_size)
     scheduler = _scheduler(optimizer, config, steps_per_epoch)
-    history: dict = {"loss": [], "train_acc": []}
+    history: dict = {"loss": [], "train_acc": [], "epoch_time_s": []}
     start_epoch = _resume(checkpoint, config, model, optimizer, scheduler, history)
 
     x_all = torch.from_numpy(np.ascontiguousarray(images)).to(device)
@@ -93,9 +94,12 @@ def train_classifier(
                initial=start_epoch, total=config.epochs, mininterval=5)
     for epoch in bar:
         generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+        started = time.perf_counter()
         loss, acc = _train_epoch(model, optimizer, scheduler, x_all, y_all, config, generator, device)
         history["loss"].append(loss)
         history["train_acc"].append(acc)
+        # kept in the checkpoint, so a cached model still reports what its training cost
+        history["epoch_time_s"].append(round(time.perf_counter() - started, 3))
         bar.set_postfix(loss=f"{loss:.3f}", acc=f"{acc:.3f}")
         if checkpoint is not None:
             save_torch(checkpoint, {"config_key": config.key(), "epoch": epoch + 1, "model": model.state_dict(),
