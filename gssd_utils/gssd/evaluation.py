@@ -1,0 +1,36 @@
+"""How well the defense did, measured against the ground truth it never saw (paper App. L)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gssd_utils.attacks import PoisonTruth
+from gssd_utils.gssd.detection import ClassStatistics
+from gssd_utils.gssd.splitting import Split
+
+
+def evaluate_split(split: Split, stats: ClassStatistics, truth: PoisonTruth, n_samples: int) -> dict:
+    poisoned = truth.is_poisoned(n_samples)
+    suspects = split.suspect_indices
+    caught = int(poisoned[suspects].sum())
+    report = {
+        "target": truth.target,
+        "flagged_classes": stats.flagged,
+        "target_detected": truth.target in stats.flagged,
+        "false_positive_classes": [c for c in stats.flagged if c != truth.target],
+        "n_poisoned": int(poisoned.sum()),
+        "suspect_precision": caught / len(suspects) if len(suspects) else float("nan"),
+        "suspect_recall": caught / max(int(poisoned.sum()), 1),
+        "clean_poisoned_share": float(poisoned[split.clean_indices].mean()) if len(split.clean_indices) else 0.0,
+        "poisoned_left_in_clean": int(poisoned[split.clean_indices].sum()),
+    }
+    known = truth.original_labels >= 0
+    if len(split.relabeled_indices) and known.any():
+        original = np.full(n_samples, -1)
+        original[truth.poison_indices[known]] = truth.original_labels[known]
+        relabeled_poisons = poisoned[split.relabeled_indices]
+        hits = original[split.relabeled_indices] == split.relabels
+        report["relabel_accuracy_on_poisons"] = (
+            float(hits[relabeled_poisons].mean()) if relabeled_poisons.any() else float("nan")
+        )
+    return report

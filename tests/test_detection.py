@@ -1,0 +1,126 @@
+"""Target detection, scoring, splitting and relabeling on data with known truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from synthetic_features import gaussian_loglik, planted_features
+
+from gssd_utils.attacks import PoisonTruth
+from gssd_utils.gssd.detection import (
+    DISRUPTIVE,
+    NON_DISRUPTIVE,
+    ClassStatistics,
+    DetectionConfig,
+    detect_target_classes,
+    disruptive_statistic,
+)
+from gssd_utils.gssd.evaluation import evaluate_split
+from gssd_utils.gssd.splitting import SplitConfig, split_and_relabel
+
+
+def _setup(kind, **kwargs):
+    z, y, src, poison = planted_features(kind, **kwargs)
+    return gaussian_loglik(z, y, 5), y, src, poison
+
+
+def test_clean_set_flags_nothing():
+    loglik, y, _, _ = _setup("clean")
+    stats = detect_target_classes(loglik, y, DetectionConfig())
+    assert stats.flagged == []
+    split = split_and_relabel(loglik, y, stats, SplitConfig())
+    assert len(split.clean_indices) == len(y) and len(split.suspect_indices) == 0
+
+
+def test_planted_disruptive_poisoning_is_found_and_split_off():
+    loglik, y, src, poison = _setup("disruptive")
+    stats = detect_target_classes(loglik, y, DetectionConfig())
+    assert stats.flagged == [0] and stats.kind[0] == DISRUPTIVE
+    assert stats.s_d[0] > 0.05 and all(stats.s_d[1:] <= 0.05)
+    split = split_and_relabel(loglik, y, stats, SplitConfig(alpha_c=0.3, alpha_p=0.15))
+    report = evaluate_split(split, stats, PoisonTruth(poison, src[poison], 0), len(y))
+    assert report["target_detected"] and report["false_positive_classes"] == []
+    assert report["suspect_precision"] > 0.95
+    assert report["poisoned_left_in_clean"] == 0
+    assert len(split.relabeled_indices) == 0  # disruptive suspects are dropped by default
+
+
+def test_non_disruptive_statistic_separates_the_target():
+    loglik, y, _, _ = _setup("non-disruptive", noise=0.45)
+    stats = detect_target_classes(loglik, y, DetectionConfig())
+    assert np.argmax(stats.s_nd) == 0  # the target's flow explains foreign samples best
+    # with β_ND placed on this synthetic scale, exactly the target is flagged, as non-disruptive
+    threshold = -(stats.s_nd[0] + np.sort(stats.s_nd)[-2]) / 2
+    stats = detect_target_classes(loglik, y, DetectionConfig(beta_nd=threshold))
+    assert stats.kind == [NON_DISRUPTIVE, None, None, None, None]
+
+
+def test_non_disruptive_split_catches_poisons_and_relabels_to_their_source():
+    loglik, y, src, poison = _setup("non-disruptive", noise=0.45)
+    stats = ClassStatistics(s_nd=np.zeros(5), s_d=np.zeros(5), mu=np.full(5, np.nan),
+                            kind=[NON_DISRUPTIVE, None, None, None, None])
+    split = split_and_relabel(loglik, y, stats, SplitConfig(alpha_c=0.3, alpha_p=0.15))
+    n_target = np.sum(y == 0)
+    assert len(split.suspect_indices) == int(0.15 * n_target)
+    assert len(split.clean_indices) == np.sum(y != 0) + int(0.3 * n_target)
+    assert len(split.uncertain_indices) == n_target - int(0.15 * n_target) - int(0.3 * n_target)
+    report = evaluate_split(split, stats, PoisonTruth(poison, src[poison], 0), len(y))
+    assert report["suspect_precision"] > 0.65  # base rate: 80 poisons in 480 target-class samples
+    assert report["relabel_accuracy_on_poisons"] > 0.85
+    assert report["poisoned_left_in_clean"] <= 2
+    np.testing.assert_array_equal(split.relabeled_indices, split.suspect_indices)
+    assert np.all(split.relabels != 0)
+
+
+def test_splits_partition_the_training_set():
+    loglik, y, _, _ = _setup("disruptive")
+    stats = detect_target_classes(loglik, y, DetectionConfig())
+    split = split_and_relabel(loglik, y, stats, SplitConfig())
+    parts = np.concatenate([split.clean_indices, split.suspect_indices, split.uncertain_indices])
+    np.testing.assert_array_equal(np.sort(parts), np.arange(len(y)))
+
+
+def test_relabel_disruptive_option_applies_eq7_literally():
+    loglik, y, _, _ = _setup("disruptive")
+    stats = detect_target_classes(loglik, y, DetectionConfig())
+    split = split_and_relabel(loglik, y, stats, SplitConfig(relabel_disruptive=True))
+    np.testing.assert_array_equal(split.relabeled_indices, split.suspect_indices)
+
+
+def test_histogram_rule_needs_a_valley_left_of_lambda():
+    config = DetectionConfig(lam=0.75, beta_d=0.05)
+    rng = np.random.default_rng(0)
+    bimodal = np.concatenate([rng.uniform(0.0, 0.05, 100), rng.normal(0.9, 0.05, 900)])
+    s_d, mu, flagged, _ = disruptive_statistic(bimodal, config)
+    assert flagged and 0.09 <= s_d <= 0.11 and mu < 0.75
+    unimodal = rng.normal(0.9, 0.1, 1000)
+    assert not disruptive_statistic(unimodal, config)[2]
+    assert not disruptive_statistic(rng.uniform(0.8, 1.0, 500), config)[2]  # nothing left of λ
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"beta_d": 1.5}, "beta_d=1.5 is out of range"),
+    ({"beta_nd": -1}, "beta_nd=-1 must be positive"),
+    ({"lam": 0}, "lam=0 is out of range"),
+])
+def test_detection_config_ranges(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        DetectionConfig(**kwargs)
+
+
+def test_split_config_ranges():
+    with pytest.raises(ValueError, match=r"alpha_p=0.7 is out of range.*\(0, 0.5\]"):
+        SplitConfig(alpha_p=0.7)
+
+
+def test_non_finite_likelihoods_are_refused():
+    loglik, y, _, _ = _setup("clean")
+    loglik[3, 1] = np.nan
+    with pytest.raises(ValueError, match=r"non-finite log-likelihoods.*samples \[3\]"):
+        detect_target_classes(loglik, y, DetectionConfig())
+
+
+def test_a_class_with_too_few_samples_is_refused():
+    loglik = np.zeros((5, 3))
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        detect_target_classes(loglik, np.array([0, 0, 1, 1, 2]), DetectionConfig())
