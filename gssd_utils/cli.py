@@ -1,4 +1,4 @@
-"""The ``gssd`` command line: list attacks, write a poisoned data set, run the no-defense baseline."""
+"""The ``gssd`` command line: list attacks, write a poisoned data set, run the no-defense baseline, defend."""
 
 from __future__ import annotations
 
@@ -6,10 +6,18 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from gssd_utils.attacks import PoisonConfig, attack_names, get_attack_class, poison_dataset
+from gssd_utils.atomic_io import save_json, save_npz
+from gssd_utils.attacks import PoisonConfig, attack_names, get_attack_class, load_truth, poison_dataset
+from gssd_utils.data import load_npz_dataset
+from gssd_utils.gssd.evaluation import evaluate_split
+from gssd_utils.gssd.pipeline import run_gssd
+from gssd_utils.gssd.report import defense_report
 from gssd_utils.no_defense import load_profile_data, run_no_defense, write_results
 from gssd_utils.profiles import PROFILE_NAMES, get_profile
+from gssd_utils.provenance import Provenance
+from gssd_utils.training import accuracy, attack_success_rate
 
 
 def _attack_params(pairs: Sequence[str]) -> dict:
@@ -50,6 +58,39 @@ def _cmd_no_defense(args: argparse.Namespace) -> None:
     print("wrote " + ", ".join(map(str, paths)), file=sys.stderr)
 
 
+def _cmd_defend(args: argparse.Namespace) -> None:
+    profile = get_profile(args.profile)
+    data, triggered = load_npz_dataset(args.data)
+    truth = load_truth(args.truth) if args.truth else None
+    config = profile.gssd() if args.seed is None else profile.gssd().with_seed(args.seed)
+    provenance = Provenance(profile=profile.name, data=data.info, command=" ".join(sys.argv))
+    with provenance.timed("total"):
+        result = run_gssd(data.x_train, data.y_train, data.num_classes, config, train=args.train)
+    out = Path(args.out)
+    split = result.split
+    save_npz(out / "split.npz", {
+        "clean_indices": split.clean_indices, "suspect_indices": split.suspect_indices,
+        "uncertain_indices": split.uncertain_indices, "relabeled_indices": split.relabeled_indices,
+        "relabels": split.relabels,
+    })
+    save_npz(out / "scores.npz", {"sigma": split.scores, "log_ratio": split.log_ratio, "loglik": result.loglik})
+    report = defense_report(result, data.y_train)
+    report["provenance"] = provenance.as_dict()
+    if truth is not None:
+        report["evaluation"] = evaluate_split(split, result.stats, truth, len(data.y_train))
+    if args.train:
+        model = result.final_model
+        report["acc"] = accuracy(model, data.x_test, data.y_test)
+        target = args.target if args.target is not None else (truth.target if truth and truth.target >= 0 else None)
+        if triggered is not None and target is not None:
+            report["asr"] = attack_success_rate(model, triggered, target)
+        elif triggered is not None:
+            report["asr"] = "not computed: pass --target or a --truth file holding 'target'"
+    save_json(out / "report.json", report)
+    print(json.dumps({k: report[k] for k in ("flagged_classes", "kind", "split_sizes")}, indent=1))
+    print(f"wrote {out}/split.npz, scores.npz and report.json", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gssd", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -74,6 +115,17 @@ def build_parser() -> argparse.ArgumentParser:
     baseline.add_argument("--attacks", nargs="*", default=None)
     baseline.add_argument("--out", default=None, help="results folder (default results/<profile>)")
     baseline.set_defaults(func=_cmd_no_defense)
+
+    defend = sub.add_parser("defend", help="run GSSD on an npz data set (x_train, y_train, x_test, y_test)")
+    defend.add_argument("--data", required=True, help="npz in the bring-your-own format, optionally x_test_triggered")
+    defend.add_argument("--profile", choices=PROFILE_NAMES, default="quick")
+    defend.add_argument("--out", required=True)
+    defend.add_argument("--seed", type=int, default=None, help="seed for SimCLR, flows and retraining")
+    defend.add_argument("--truth", default=None, help="npz with poison_indices (+ original_labels, target), "
+                        "for evaluation only; the defense never reads it")
+    defend.add_argument("--target", type=int, default=None, help="target class, for the ASR")
+    defend.add_argument("--train", action="store_true", help="retrain and fine-tune the classifier, report ACC/ASR")
+    defend.set_defaults(func=_cmd_defend)
     return parser
 
 
@@ -81,5 +133,5 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, FloatingPointError) as exc:
         raise SystemExit(f"gssd: error: {exc}") from exc

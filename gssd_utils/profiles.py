@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from gssd_utils.gssd.flows import FlowConfig
+from gssd_utils.gssd.pipeline import GSSDConfig
+from gssd_utils.gssd.simclr import SimCLRConfig
 from gssd_utils.training.classifier import TrainConfig
 
 PROFILE_NAMES = ("smoke", "quick", "paper")
@@ -21,15 +24,23 @@ class Profile:
     n_train: int | None  # None: the whole training set
     n_test: int | None
     classifier: TrainConfig
+    simclr: SimCLRConfig
+    flows: FlowConfig
     attacks: tuple[str, ...] = ("badnets", "blend", "wanet", "chessboard")
     subset_seed: int = 0
 
+    def gssd(self) -> GSSDConfig:
+        """The defense at this profile; the retraining recipe is the no-defense classifier's, for a fair comparison."""
+        return GSSDConfig(simclr=self.simclr, flows=self.flows, retrain=self.classifier)
+
     def describe(self) -> str:
-        c = self.classifier
+        c, s = self.classifier, self.simclr
         size = "all" if self.n_train is None else f"{self.n_train:,}"
         test = "all" if self.n_test is None else f"{self.n_test:,}"
         return (f"profile '{self.name}': {self.dataset}, {size} train / {test} test images; classifier "
-                f"{c.arch} width {c.width}, {c.epochs} epochs, batch {c.batch_size}, lr {c.lr}, {c.schedule}")
+                f"{c.arch} width {c.width}, {c.epochs} epochs, batch {c.batch_size}, lr {c.lr}, {c.schedule}; SimCLR "
+                f"{s.arch} width {s.width}, {s.epochs} epochs, batch {s.batch_size}; flows {self.flows.epochs} "
+                f"epochs, batch {self.flows.batch_size}")
 
 
 _PROFILES = {
@@ -37,15 +48,21 @@ _PROFILES = {
         name="smoke", dataset="digits32", n_train=None, n_test=None,
         classifier=TrainConfig(arch="small_cnn", width=16, epochs=15, batch_size=64, lr=0.05, schedule="cosine",
                                hflip=False),
+        simclr=SimCLRConfig(arch="small_cnn", width=16, epochs=15, batch_size=128, lr=1e-3),
+        flows=FlowConfig(epochs=20, batch_size=32),
     ),
     "quick": Profile(
         name="quick", dataset="cifar10", n_train=10_000, n_test=2_000,
         classifier=TrainConfig(arch="resnet18", width=16, epochs=15, batch_size=128, lr=0.05, schedule="cosine"),
+        simclr=SimCLRConfig(arch="resnet18", width=16, epochs=20, batch_size=256, lr=1e-3),
+        flows=FlowConfig(epochs=20, batch_size=64),
     ),
     "paper": Profile(
         name="paper", dataset="cifar10", n_train=None, n_test=None,
         classifier=TrainConfig(arch="resnet18", width=64, epochs=200, batch_size=128, lr=0.1, schedule="step",
                                milestones=(0.5, 0.75)),
+        simclr=SimCLRConfig(),  # official code: ResNet-18, 100 epochs, batch 256, Adam 3e-4, tau 0.5
+        flows=FlowConfig(),  # official code: 2 steps, 50 epochs, batch 16, Adam 1e-3
     ),
 }
 

@@ -46,3 +46,48 @@ def test_no_defense_writes_results_with_provenance(tmp_path):
     assert 0 <= record["rows"][0]["ASR ours"] <= 100
     assert record["rows"][0]["ASR paper"] == 99.9
     assert (tmp_path / "no_defense.csv").read_text().startswith("attack,")
+
+
+def test_help_lists_the_commands(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert all(cmd in out for cmd in ("attacks", "poison", "no-defense", "defend"))
+
+
+def test_defend_rejects_a_bad_npz(tmp_path):
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, x_train=np.zeros((4, 8, 8, 3), np.uint8))
+    with pytest.raises(SystemExit, match="missing y_train"):
+        main(["defend", "--data", str(bad), "--profile", "smoke", "--out", str(tmp_path / "out")])
+
+
+@pytest.mark.slow
+def test_defend_end_to_end_writes_every_artifact_and_reuses_the_cache(tmp_path):
+    import json
+
+    poisoned = tmp_path / "poisoned"
+    main(["poison", "--profile", "smoke", "--attack", "badnets", "--out", str(poisoned)])
+    common = ["defend", "--data", str(poisoned / "data.npz"), "--profile", "smoke",
+              "--truth", str(poisoned / "truth.npz"), "--train"]
+    main([*common, "--out", str(tmp_path / "first")])
+    report = json.loads((tmp_path / "first" / "report.json").read_text())
+    n = len(load_npz(poisoned / "data.npz")["y_train"])
+    split = load_npz(tmp_path / "first" / "split.npz")
+    parts = np.concatenate([split["clean_indices"], split["suspect_indices"], split["uncertain_indices"]])
+    np.testing.assert_array_equal(np.sort(parts), np.arange(n))
+    assert sum(v for k, v in report["split_sizes"].items() if k != "relabeled") == n
+    assert len(report["per_class"]) == 10 and {"S_ND", "S_D", "kind"} <= set(report["per_class"][0])
+    assert {"simclr", "features", "flows", "detection + split", "retrain"} <= set(report["wall_time_s"])
+    assert report["evaluation"]["n_poisoned"] == 144
+    assert 0.0 <= report["acc"] <= 1.0 and 0.0 <= report["asr"] <= 1.0
+    assert load_npz(tmp_path / "first" / "scores.npz")["loglik"].shape == (n, 10)
+
+    main([*common, "--out", str(tmp_path / "second")])
+    again = json.loads((tmp_path / "second" / "report.json").read_text())
+    assert again["cache_keys"] == report["cache_keys"]
+    assert again["wall_time_s"]["simclr"] < report["wall_time_s"]["simclr"] / 5  # served from the cache
+    assert again["wall_time_s"]["flows"] < report["wall_time_s"]["flows"] / 5
+    np.testing.assert_array_equal(load_npz(tmp_path / "second" / "split.npz")["clean_indices"],
+                                  split["clean_indices"])
+    assert again["acc"] == report["acc"]

@@ -66,7 +66,7 @@ def test_interrupted_run_resumes_to_the_same_model(digits, tmp_path, monkeypatch
     x, y, config = _small(digits, epochs=3)
     reference, _ = train_classifier(x, y, 10, config, progress=False)
 
-    import gssd_utils.training.classifier as classifier
+    from gssd_utils import atomic_io
 
     def die_after_epoch_two(path, obj):
         save_torch(path, obj)
@@ -74,7 +74,7 @@ def test_interrupted_run_resumes_to_the_same_model(digits, tmp_path, monkeypatch
             raise KeyboardInterrupt
 
     ckpt = tmp_path / "run.pt"
-    monkeypatch.setattr(classifier, "save_torch", die_after_epoch_two)
+    monkeypatch.setattr(atomic_io, "save_torch", die_after_epoch_two)
     with pytest.raises(KeyboardInterrupt):
         train_classifier(x, y, 10, config, checkpoint=ckpt, progress=False)
     assert load_torch(ckpt)["epoch"] == 2

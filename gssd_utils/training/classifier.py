@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -19,10 +18,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from gssd_utils.atomic_io import load_torch, save_torch
 from gssd_utils.models import build_model
 from gssd_utils.provenance import default_device
 from gssd_utils.training.augment import random_crop_flip, to_float
+from gssd_utils.training.checkpoint import EpochCheckpoint
 
 SCHEDULES = ("step", "cosine")
 
@@ -72,21 +71,30 @@ def train_classifier(
     checkpoint: str | Path | None = None,
     device: torch.device | None = None,
     progress: bool = True,
+    init_state: dict | None = None,
 ) -> tuple[nn.Module, dict]:
-    """Train from scratch (or resume from ``checkpoint``); returns the model and its loss/accuracy history."""
+    """Train from scratch, or from ``init_state`` (fine-tuning), resuming from ``checkpoint`` when it exists.
+
+    Returns the model and its loss/accuracy/time history.
+    """
     if len(images) != len(labels) or len(images) == 0:
         raise ValueError(f"need a non-empty training set with one label per image, got {len(images)} images "
                          f"and {len(labels)} labels")
     device = device or default_device()
     torch.manual_seed(config.seed)
     # channels_last pays on both targets here (measured: about +20% images/s on the 2-core CPU).
-    model = build_model(config.arch, num_classes, config.width).to(device, memory_format=torch.channels_last)
+    model = build_model(config.arch, num_classes, config.width)
+    if init_state is not None:
+        model.load_state_dict(init_state)
+    model = model.to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay)
     steps_per_epoch = -(-len(images) // config.batch_size)
     scheduler = _scheduler(optimizer, config, steps_per_epoch)
     history: dict = {"loss": [], "train_acc": [], "epoch_time_s": []}
-    start_epoch = _resume(checkpoint, config, model, optimizer, scheduler, history)
+    saver = EpochCheckpoint(checkpoint, config.key(),
+                            {"model": model, "optimizer": optimizer, "scheduler": scheduler})
+    start_epoch = saver.resume(history)
 
     x_all = torch.from_numpy(np.ascontiguousarray(images)).to(device)
     y_all = torch.from_numpy(labels.astype(np.int64)).to(device)
@@ -101,10 +109,7 @@ def train_classifier(
         # kept in the checkpoint, so a cached model still reports what its training cost
         history["epoch_time_s"].append(round(time.perf_counter() - started, 3))
         bar.set_postfix(loss=f"{loss:.3f}", acc=f"{acc:.3f}")
-        if checkpoint is not None:
-            save_torch(checkpoint, {"config_key": config.key(), "epoch": epoch + 1, "model": model.state_dict(),
-                                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                                    "history": history})
+        saver.save(epoch + 1, history)
     return model.eval(), history
 
 
@@ -128,22 +133,3 @@ def _train_epoch(model, optimizer, scheduler, x_all, y_all, config, generator, d
         total_loss += loss.item() * len(idx)
         correct += (logits.argmax(1) == y_all[idx]).sum().item()
     return total_loss / len(order), correct / len(order)
-
-
-def _resume(checkpoint, config, model, optimizer, scheduler, history) -> int:
-    if checkpoint is None or not Path(checkpoint).is_file():
-        return 0
-    try:
-        state = load_torch(checkpoint)
-        if state["config_key"] != config.key():
-            warnings.warn(f"{checkpoint} was written for another training config; starting afresh", stacklevel=3)
-            return 0
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        history.update(state["history"])
-        return int(state["epoch"])
-    except Exception as exc:  # an unreadable checkpoint is recomputed, never trusted
-        warnings.warn(f"could not resume from {checkpoint} ({type(exc).__name__}: {exc}); starting afresh",
-                      stacklevel=3)
-        return 0

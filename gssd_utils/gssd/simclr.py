@@ -1,0 +1,138 @@
+"""Stage 1: SimCLR on the (possibly poisoned) training images, labels unused, with ``lightly``.
+
+Defaults at paper profile follow the official GSSD code: CIFAR ResNet-18 backbone, lightly's
+SimCLRProjectionHead 512→512→128 without batch norm (the official head also has no bias; lightly's has),
+NTXentLoss at temperature 0.5, Adam 3e-4 without weight decay or schedule, 100 epochs, batch 256,
+``drop_last``. The features used downstream are the backbone's pooled output, not the projection.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from lightly.loss import NTXentLoss
+from lightly.models.modules import SimCLRProjectionHead
+from torch import nn
+from tqdm import tqdm
+
+from gssd_utils.cache import config_key
+from gssd_utils.models import build_model
+from gssd_utils.provenance import default_device
+from gssd_utils.training.augment import to_float
+from gssd_utils.training.checkpoint import EpochCheckpoint
+from gssd_utils.training.simclr_augment import SimCLRAugmentConfig, simclr_view
+
+
+@dataclass(frozen=True)
+class SimCLRConfig:
+    arch: str = "resnet18"
+    width: int = 64
+    epochs: int = 100
+    batch_size: int = 256
+    lr: float = 3e-4
+    temperature: float = 0.5
+    projection_dim: int = 128
+    seed: int = 42
+    augment: SimCLRAugmentConfig = field(default_factory=SimCLRAugmentConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "width", "projection_dim"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"simclr {name} must be at least 1, got {getattr(self, name)}")
+        if not self.temperature > 0:
+            raise ValueError(f"simclr temperature must be positive, got {self.temperature}")
+
+    def key(self) -> str:
+        return config_key(asdict(self))
+
+
+class SimCLRModel(nn.Module):
+    def __init__(self, config: SimCLRConfig) -> None:
+        super().__init__()
+        self.backbone = build_model(config.arch, num_classes=1, width=config.width)
+        dim = self.backbone.feature_dim
+        self.head = SimCLRProjectionHead(dim, dim, config.projection_dim, batch_norm=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone.features(x))
+
+
+def train_simclr(images: np.ndarray, config: SimCLRConfig, checkpoint=None, device: torch.device | None = None,
+                 progress: bool = True) -> tuple[SimCLRModel, dict]:
+    """Train (or resume) SimCLR; returns the model and its per-epoch loss and time."""
+    if len(images) < config.batch_size:
+        raise ValueError(f"SimCLR needs at least one full batch: {len(images)} images < batch size "
+                         f"{config.batch_size}. Fix: lower simclr batch_size.")
+    device = device or default_device()
+    torch.manual_seed(config.seed)
+    model = SimCLRModel(config).to(device, memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    criterion = NTXentLoss(temperature=config.temperature)
+    history: dict = {"loss": [], "epoch_time_s": []}
+    saver = EpochCheckpoint(checkpoint, config.key(), {"model": model, "optimizer": optimizer})
+    start = saver.resume(history)
+    data = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+    bar = tqdm(range(start, config.epochs), desc="simclr", disable=not progress, initial=start,
+               total=config.epochs, mininterval=5)
+    for epoch in bar:
+        started = time.perf_counter()
+        generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+        model.train()
+        order = torch.randperm(len(data), generator=generator).to(device)
+        losses = []
+        for s in range(0, len(order) - config.batch_size + 1, config.batch_size):  # drop_last
+            batch = data[order[s : s + config.batch_size]]
+            views = [simclr_view(batch, config.augment, generator).contiguous(memory_format=torch.channels_last)
+                     for _ in range(2)]
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                z0, z1 = model(views[0]), model(views[1])
+            loss = criterion(z0.float(), z1.float())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        history["loss"].append(float(np.mean(losses)))
+        history["epoch_time_s"].append(round(time.perf_counter() - started, 3))
+        if not np.isfinite(history["loss"][-1]):
+            raise FloatingPointError(f"SimCLR loss became {history['loss'][-1]} at epoch {epoch}; lower simclr lr")
+        bar.set_postfix(loss=f"{history['loss'][-1]:.3f}")
+        saver.save(epoch + 1, history)
+    return model.eval(), history
+
+
+@torch.no_grad()
+def extract_features(backbone: nn.Module, images: np.ndarray, batch_size: int = 512,
+                     device: torch.device | None = None) -> np.ndarray:
+    """Backbone features of the images as they are (no augmentation), in dataset order."""
+    device = device or default_device()
+    backbone.eval().to(device)
+    out = []
+    for s in range(0, len(images), batch_size):
+        batch = to_float(torch.from_numpy(images[s : s + batch_size]).to(device))
+        out.append(backbone.features(batch.contiguous(memory_format=torch.channels_last)).float().cpu())
+    return torch.cat(out).numpy()
+
+
+def standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
+    """Per-dimension standardization with the training statistics (the official code uses each split's own)."""
+    mean, std = train.mean(0), train.std(0) + 1e-6
+    return [(x - mean) / std for x in (train, *others)]
+
+
+@torch.no_grad()
+def knn_accuracy(train: np.ndarray, train_labels: np.ndarray, test: np.ndarray, test_labels: np.ndarray,
+                 k: int = 20) -> float:
+    """Cosine k-nearest-neighbour accuracy: the usual health check of self-supervised features."""
+    bank = nn.functional.normalize(torch.from_numpy(train).float(), dim=1)
+    labels = torch.from_numpy(train_labels)
+    num_classes = int(labels.max()) + 1
+    correct = 0
+    for s in range(0, len(test), 1024):
+        query = nn.functional.normalize(torch.from_numpy(test[s : s + 1024]).float(), dim=1)
+        sim, idx = (query @ bank.T).topk(min(k, len(bank)), dim=1)
+        votes = torch.zeros(len(query), num_classes).scatter_add_(1, labels[idx], torch.exp(sim / 0.07))
+        correct += (votes.argmax(1).numpy() == test_labels[s : s + 1024]).sum()
+    return float(correct / len(test))
