@@ -47,7 +47,6 @@ def train_on_poisoned(poisoned: PoisonedDataset, profile: Profile, progress: boo
         "train_loss": history["loss"],
         "train_time_s": sum(history["epoch_time_s"]),
         "train_images_per_s": len(poisoned.data.y_train) * config.epochs / max(sum(history["epoch_time_s"]), 1e-9),
-        "model": model,
     }
 
 

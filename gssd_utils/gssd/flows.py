@@ -23,6 +23,7 @@ from torch import nn
 from tqdm import tqdm
 
 from gssd_utils.provenance import default_device
+from gssd_utils.validation import require_at_least_one
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,7 @@ class FlowConfig:
     min_class_size: int = 16
 
     def __post_init__(self) -> None:
-        for name in ("steps", "inflate", "epochs", "batch_size", "min_class_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"flow {name} must be at least 1, got {getattr(self, name)}")
+        require_at_least_one(self, ("steps", "inflate", "epochs", "batch_size", "min_class_size"), "flow")
         if self.min_class_size < 2:
             raise ValueError("min_class_size must be at least 2: ActNorm initialises from a batch's std")
 

@@ -24,6 +24,7 @@ from gssd_utils.provenance import default_device
 from gssd_utils.training.augment import to_float
 from gssd_utils.training.checkpoint import EpochCheckpoint
 from gssd_utils.training.simclr_augment import SimCLRAugmentConfig, simclr_view
+from gssd_utils.validation import require_at_least_one
 
 
 @dataclass(frozen=True)
@@ -39,9 +40,7 @@ class SimCLRConfig:
     augment: SimCLRAugmentConfig = field(default_factory=SimCLRAugmentConfig)
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "width", "projection_dim"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"simclr {name} must be at least 1, got {getattr(self, name)}")
+        require_at_least_one(self, ("epochs", "batch_size", "width", "projection_dim"), "simclr")
         if not self.temperature > 0:
             raise ValueError(f"simclr temperature must be positive, got {self.temperature}")
 

@@ -22,6 +22,7 @@ from gssd_utils.models import build_model
 from gssd_utils.provenance import default_device
 from gssd_utils.training.augment import random_crop_flip, to_float
 from gssd_utils.training.checkpoint import EpochCheckpoint
+from gssd_utils.validation import require_at_least_one
 
 SCHEDULES = ("step", "cosine")
 
@@ -45,9 +46,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule={self.schedule!r} is not valid; choose one of {', '.join(SCHEDULES)}")
-        for name in ("epochs", "batch_size", "width"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        require_at_least_one(self, ("epochs", "batch_size", "width"), "classifier")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
 
