@@ -53,8 +53,10 @@ _PROFILES = {
     ),
     "quick": Profile(
         name="quick", dataset="cifar10", n_train=10_000, n_test=2_000,
-        classifier=TrainConfig(arch="resnet18", width=16, epochs=15, batch_size=128, lr=0.05, schedule="cosine"),
-        simclr=SimCLRConfig(arch="resnet18", width=16, epochs=20, batch_size=256, lr=1e-3),
+        # Measured on 2 cores: ResNet-18 width 16 for 15 epochs (12 min) never learned the BadNets backdoor
+        # (ASR 9.6%, ACC 64%); this small CNN learns it (ASR 99.9%, ACC 65%) in under 3 minutes.
+        classifier=TrainConfig(arch="small_cnn", width=32, epochs=30, batch_size=128, lr=0.05, schedule="cosine"),
+        simclr=SimCLRConfig(arch="small_cnn", width=32, epochs=20, batch_size=256, lr=1e-3),
         flows=FlowConfig(epochs=20, batch_size=64),
     ),
     "paper": Profile(
