@@ -3,13 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= quick
-NOTEBOOKS := 01_attacks
+NOTEBOOKS := 01_attacks 02_simclr 03_flows 04_detection 05_splitting 06_finetuning 07_ablations 08_knn_energy \
+	09_summary
 NB_TIMEOUT ?= 14400
 PARAMS ?=
 EXECUTED := _build/executed/$(PROFILE)
 LIBRARY := $(shell find gssd_utils -name '*.py' 2>/dev/null)
 
-.PHONY: install test lint book html notebook clean FORCE
+.PHONY: install test lint book html notebook bench clean FORCE
 .PRECIOUS: $(EXECUTED)/%.ipynb
 
 install: $(VENV)/.installed
@@ -51,6 +52,10 @@ notebook: install
 	rm -f $(EXECUTED)/$(NB).ipynb
 	$(MAKE) book/$(NB).ipynb PARAMS='$(PARAMS)'
 	$(MAKE) html
+
+# Per-stage throughput on this machine (SimCLR and classifier img/s, flow steps/s, UMAP time).
+bench: install
+	$(BIN)/gssd bench --profile $(PROFILE)
 
 clean:
 	rm -rf _build book/*.ipynb

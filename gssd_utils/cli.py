@@ -1,4 +1,5 @@
-"""The ``gssd`` command line: list attacks, write a poisoned data set, run the no-defense baseline, defend."""
+"""The ``gssd`` command line: list attacks, write a poisoned data set, run the no-defense baseline, evaluate
+GSSD on the book's attacks, defend a user's own data set."""
 
 from __future__ import annotations
 
@@ -8,15 +9,20 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import torch
+
 from gssd_utils.atomic_io import save_json, save_npz
 from gssd_utils.attacks import PoisonConfig, attack_names, get_attack_class, load_truth, poison_dataset
+from gssd_utils.bench import run_benchmark
 from gssd_utils.data import load_npz_dataset
+from gssd_utils.experiments import run_gssd_table
 from gssd_utils.gssd.evaluation import evaluate_split
 from gssd_utils.gssd.pipeline import run_gssd
 from gssd_utils.gssd.report import defense_report
-from gssd_utils.no_defense import load_profile_data, run_no_defense, write_results
+from gssd_utils.no_defense import load_profile_data, run_no_defense
 from gssd_utils.profiles import PROFILE_NAMES, get_profile
-from gssd_utils.provenance import Provenance
+from gssd_utils.provenance import Provenance, git_commit
+from gssd_utils.results_io import write_results
 from gssd_utils.training import accuracy, attack_success_rate
 
 
@@ -56,6 +62,22 @@ def _cmd_no_defense(args: argparse.Namespace) -> None:
     paths = write_results(table, provenance, args.out or f"results/{profile.name}", "no_defense")
     print(table.to_string(index=False))
     print("wrote " + ", ".join(map(str, paths)), file=sys.stderr)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> None:
+    profile = get_profile(args.profile)
+    table, provenance, details = run_gssd_table(profile, args.attacks or profile.attacks, args.rate, args.target,
+                                                args.seed)
+    paths = write_results(table, provenance, args.out or f"results/{profile.name}", "gssd", details)
+    print(table.to_string(index=False))
+    print("wrote " + ", ".join(map(str, paths)), file=sys.stderr)
+
+
+def _cmd_bench(args: argparse.Namespace) -> None:
+    table = run_benchmark(get_profile(args.profile), batches=args.batches)
+    print(f"{table.attrs['device']}; torch {torch.__version__}; commit {git_commit()[:12]}")
+    print(table.attrs["profile"])
+    print(table.to_string(index=False))
 
 
 def _cmd_defend(args: argparse.Namespace) -> None:
@@ -115,6 +137,17 @@ def build_parser() -> argparse.ArgumentParser:
     baseline.add_argument("--attacks", nargs="*", default=None)
     baseline.add_argument("--out", default=None, help="results folder (default results/<profile>)")
     baseline.set_defaults(func=_cmd_no_defense)
+
+    evaluate = sub.add_parser("evaluate", parents=[common], help="poison with each attack, defend with GSSD, measure "
+                              "against the ground truth and the no-defense baseline (the book's Table 1)")
+    evaluate.add_argument("--attacks", nargs="*", default=None)
+    evaluate.add_argument("--out", default=None, help="results folder (default results/<profile>)")
+    evaluate.set_defaults(func=_cmd_evaluate)
+
+    bench = sub.add_parser("bench", help="per-stage throughput on this device (a benchmark, not a test)")
+    bench.add_argument("--profile", choices=PROFILE_NAMES, default="quick")
+    bench.add_argument("--batches", type=int, default=10, help="batches per measured epoch")
+    bench.set_defaults(func=_cmd_bench)
 
     defend = sub.add_parser("defend", help="run GSSD on an npz data set (x_train, y_train, x_test, y_test)")
     defend.add_argument("--data", required=True, help="npz in the bring-your-own format, optionally x_test_triggered")

@@ -12,9 +12,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
+from torch import nn
 
 from gssd_utils import paper_reference
-from gssd_utils.atomic_io import save_json, write_atomically
 from gssd_utils.attacks import PoisonConfig, PoisonedDataset, poison_dataset
 from gssd_utils.cache import cache_path, config_key
 from gssd_utils.data import ImageDataset, load_dataset
@@ -33,20 +33,24 @@ def data_identity(data: ImageDataset) -> dict:
     return {k: data.info[k] for k in keys if k in data.info}
 
 
-def train_on_poisoned(poisoned: PoisonedDataset, profile: Profile, progress: bool = True) -> dict:
-    """Train (or load from the cache) the no-defense classifier and measure it."""
+def poisoned_classifier(poisoned: PoisonedDataset, profile: Profile, progress: bool = True) -> tuple[nn.Module, dict]:
+    """The profile's classifier trained on the poisoned set (cached), and its training history."""
     config = profile.classifier
     key = config_key(data_identity(poisoned.data), poisoned.config.as_dict(), asdict(config))
-    model, history = train_classifier(
-        poisoned.data.x_train, poisoned.data.y_train, poisoned.data.num_classes, config,
-        checkpoint=cache_path("classifier", key, ".pt"), progress=progress,
-    )
+    return train_classifier(poisoned.data.x_train, poisoned.data.y_train, poisoned.data.num_classes, config,
+                            checkpoint=cache_path("classifier", key, ".pt"), progress=progress)
+
+
+def train_on_poisoned(poisoned: PoisonedDataset, profile: Profile, progress: bool = True) -> dict:
+    """Train (or load from the cache) the no-defense classifier and measure it."""
+    model, history = poisoned_classifier(poisoned, profile, progress)
+    train_time = sum(history["epoch_time_s"])
     return {
         "acc": accuracy(model, poisoned.data.x_test, poisoned.data.y_test),
         "asr": attack_success_rate(model, poisoned.x_test_triggered, poisoned.config.target),
         "train_loss": history["loss"],
-        "train_time_s": sum(history["epoch_time_s"]),
-        "train_images_per_s": len(poisoned.data.y_train) * config.epochs / max(sum(history["epoch_time_s"]), 1e-9),
+        "train_time_s": train_time,
+        "train_images_per_s": len(poisoned.data.y_train) * profile.classifier.epochs / max(train_time, 1e-9),
     }
 
 
@@ -87,14 +91,3 @@ def run_no_defense(
     table.attrs["profile"] = profile.describe()
     return table, provenance
 
-
-def write_results(table: pd.DataFrame, provenance: Provenance, directory: str | Path, name: str) -> list[Path]:
-    """``<name>.csv`` and ``<name>.json`` (rows plus provenance), both written atomically."""
-    directory = Path(directory)
-    csv_path = write_atomically(directory / f"{name}.csv", lambda tmp: table.to_csv(tmp, index=False))
-    json_path = save_json(directory / f"{name}.json", {
-        "provenance": provenance.as_dict(),
-        "settings": table.attrs.get("profile", ""),
-        "rows": table.to_dict(orient="records"),
-    })
-    return [csv_path, json_path]

@@ -14,3 +14,63 @@ NO_DEFENSE = {
     "wanet": (94.3, 98.00, "GSSD Tab. 1"),
     "chessboard": (94.14, 99.9, "Wang et al. Tab. 2"),
 }
+
+# attack -> (ACC %, ASR %) of GSSD itself, GSSD Tab. 1 (CIFAR-10); GSSD does not evaluate the chessboard.
+GSSD_DEFENDED = {
+    "badnets": (91.7, 0.14),
+    "blend": (92.2, 0.77),
+    "wanet": (93.7, 1.35),
+    "lc": (92.8, 0.06),
+    "issba": (93.9, 0.62),
+    "adap_patch": (92.4, 0.23),
+    "adap_blend": (92.7, 0.22),
+}
+
+# GSSD Tab. 4 (CIFAR-10): (training data, fine-tuned on D'_P) -> attack -> (ACC %, ASR %)
+TABLE4 = {
+    ("Original (D)", False): {"badnets": (94.5, 100.0), "blend": (94.2, 98.32), "wanet": (94.5, 99.12),
+                              "adap_patch": (95.2, 80.95)},
+    ("Original (D)", True): {"badnets": (93.6, 1.48), "blend": (92.0, 1.30), "wanet": (94.0, 3.47),
+                             "adap_patch": (94.3, 8.01)},
+    ("Cleansed (D_C)", False): {"badnets": (93.8, 95.92), "blend": (94.0, 51.00), "wanet": (93.6, 5.30),
+                                "adap_patch": (93.4, 0.18)},
+    ("Cleansed (D_C ∪ D'_P)", False): {"badnets": (93.8, 3.69), "blend": (93.5, 10.47), "wanet": (93.5, 2.58),
+                                       "adap_patch": (92.2, 0.10)},
+    ("Cleansed (D_C)", True): {"badnets": (91.7, 0.14), "blend": (92.2, 0.77), "wanet": (93.7, 1.35),
+                               "adap_patch": (92.4, 0.23)},
+}
+
+# GSSD Tab. 2 (CIFAR-10): poisoning rate -> attack -> {"no defense": (ACC, ASR), "gssd": (ACC, ASR)}
+TABLE2 = {
+    0.01: {"badnets": {"no defense": (95.2, 99.96), "gssd": (91.2, 0.04)},
+           "blend": {"no defense": (95.2, 94.52), "gssd": (91.7, 0.05)},
+           "wanet": {"no defense": (94.7, 60.05), "gssd": (91.1, 0.01)}},
+    0.05: {"badnets": {"no defense": (94.5, 100.0), "gssd": (93.5, 0.47)},
+           "blend": {"no defense": (94.7, 99.34), "gssd": (93.5, 1.30)},
+           "wanet": {"no defense": (94.4, 95.70), "gssd": (93.4, 0.52)}},
+    0.10: {"badnets": {"no defense": (95.0, 100.0), "gssd": (91.7, 0.14)},
+           "blend": {"no defense": (94.6, 99.69), "gssd": (92.2, 0.77)},
+           "wanet": {"no defense": (94.5, 99.00), "gssd": (93.7, 1.35)}},
+    0.15: {"badnets": {"no defense": (94.5, 100.0), "gssd": (92.8, 0.44)},
+           "blend": {"no defense": (94.3, 99.92), "gssd": (92.1, 0.94)},
+           "wanet": {"no defense": (94.2, 99.71), "gssd": (93.0, 0.83)}},
+    0.20: {"badnets": {"no defense": (94.5, 100.0), "gssd": (91.6, 1.20)},
+           "blend": {"no defense": (94.4, 99.90), "gssd": (89.6, 1.90)},
+           "wanet": {"no defense": (94.1, 98.83), "gssd": (92.5, 1.00)}},
+}
+
+# GSSD Tab. 3 (CIFAR-10): feature extractor -> attack -> (ACC %, ASR %)
+TABLE3 = {
+    "RN-18 supervised": {"badnets": (75.1, 6.00), "blend": (76.7, 76.40), "wanet": (92.4, 0.42)},
+    "RN-50 CLIP": {"badnets": (91.1, 0.10), "blend": (93.0, 0.88), "wanet": (94.0, 0.81)},
+    "RN-18 self-sup (SimCLR)": {"badnets": (91.7, 0.14), "blend": (92.2, 0.77), "wanet": (93.7, 1.35)},
+}
+
+# Wang et al. Tab. 2 (CIFAR-10, 1,000 poisons; 5,000 for WaNet): method -> attack -> (ACC %, ASR %)
+WANG_TABLE2 = {
+    "none": {"chessboard": (94.14, 99.9), "badnets": (94.19, 98.4), "blend": (94.14, 99.9), "wanet": (93.11, 67.6)},
+    "knn": {"chessboard": (91.46, 2.6), "badnets": (92.37, 4.2), "blend": (92.13, 4.2), "wanet": (92.24, 3.6)},
+    "energy": {"chessboard": (91.91, 2.8), "badnets": (92.12, 4.9), "blend": (92.10, 2.5), "wanet": (91.25, 1.3)},
+}
+# Wang et al. Tab. 1: % of clean and of backdoor images remaining after filtering (before relabeling)
+WANG_TABLE1_REMAINING = {"energy": (89.14, 2.9), "knn": (88.95, 3.2)}

@@ -28,6 +28,9 @@ class Profile:
     flows: FlowConfig
     attacks: tuple[str, ...] = ("badnets", "blend", "wanet", "chessboard")
     subset_seed: int = 0
+    # Table 2 (poisoning rates) re-runs the whole defense per rate; the CPU profiles run a subset of the grid.
+    rate_attacks: tuple[str, ...] = ("badnets", "blend", "wanet")
+    rates: tuple[float, ...] = (0.01, 0.05, 0.1, 0.15, 0.2)
 
     def gssd(self) -> GSSDConfig:
         """The defense at this profile; the retraining recipe is the no-defense classifier's, for a fair comparison."""
@@ -50,6 +53,7 @@ _PROFILES = {
                                hflip=False),
         simclr=SimCLRConfig(arch="small_cnn", width=16, epochs=15, batch_size=128, lr=1e-3),
         flows=FlowConfig(epochs=20, batch_size=32),
+        rates=(0.05, 0.1, 0.2),
     ),
     "quick": Profile(
         name="quick", dataset="cifar10", n_train=10_000, n_test=2_000,
@@ -58,6 +62,8 @@ _PROFILES = {
         classifier=TrainConfig(arch="small_cnn", width=32, epochs=30, batch_size=128, lr=0.05, schedule="cosine"),
         simclr=SimCLRConfig(arch="small_cnn", width=32, epochs=20, batch_size=256, lr=1e-3),
         flows=FlowConfig(epochs=20, batch_size=64),
+        # each extra rate costs a SimCLR run (about 6 minutes here): two extra rates for one attack
+        rate_attacks=("badnets",), rates=(0.05, 0.1, 0.2),
     ),
     "paper": Profile(
         name="paper", dataset="cifar10", n_train=None, n_test=None,

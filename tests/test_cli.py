@@ -52,7 +52,16 @@ def test_help_lists_the_commands(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    assert all(cmd in out for cmd in ("attacks", "poison", "no-defense", "defend"))
+    assert all(cmd in out for cmd in ("attacks", "poison", "no-defense", "evaluate", "bench", "defend"))
+
+
+def test_bench_prints_a_rate_for_every_stage(capsys):
+    main(["bench", "--profile", "smoke", "--batches", "2"])
+    out = capsys.readouterr().out
+    assert out.startswith("cpu:") and "torch" in out
+    for stage in ("SimCLR", "classifier", "flow training", "log-likelihood matrix", "UMAP"):
+        line = next(line for line in out.splitlines() if line.strip().startswith(stage))
+        assert float(line.split()[-3]) > 0, line  # columns: stage, rate, unit, wall time
 
 
 def test_defend_rejects_a_bad_npz(tmp_path):

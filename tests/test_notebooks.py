@@ -12,8 +12,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 HTML = ROOT / "_build" / "html"
-# notebook -> (figures, tables) its rendered page must show at least
-EXPECTED = {"01_attacks": (1, 1)}
+# notebook -> (figures, tables, headings) its rendered page must show at least
+EXPECTED = {
+    "01_attacks": (1, 1, ("Triggers", "No defense: ACC and ASR")),
+    "02_simclr": (2, 2, ("Figure 1: the self-supervised feature space", "Appendix F")),
+    "03_flows": (2, 1, ("The flows as a generative classifier",)),
+    "04_detection": (2, 1, ("Figure 2: distributions of the maximum foreign density v",)),
+    "05_splitting": (1, 1, ("Scoring, splitting and relabeling",)),
+    "06_finetuning": (0, 2, ("Table 1: no defense vs GSSD", "Table 4: what each step contributes")),
+    "07_ablations": (1, 3, ("Table 2: poisoning rates", "Table 3: the feature extractor",
+                            "Robustness to the hyperparameters")),
+    "08_knn_energy": (0, 1, ("Against the kNN and energy cleansing of Wang et al.",)),
+    "09_summary": (0, 6, ("Paper-scale runs",)),
+}
 
 
 def test_every_notebook_is_in_the_book_and_the_makefile():
@@ -39,10 +50,13 @@ class _Page(HTMLParser):
         super().__init__()
         self.images = self.tables = 0
         self.errors: list[str] = []
-        self._in_stderr = False
+        self.headings: list[str] = []
+        self._heading: list[str] | None = None
 
     def handle_starttag(self, tag, attrs):
         classes = dict(attrs).get("class", "") or ""
+        if tag in ("h1", "h2", "h3"):
+            self._heading = []
         if tag == "img":
             self.images += 1
         elif tag == "table":
@@ -50,7 +64,14 @@ class _Page(HTMLParser):
         if "traceback" in classes or "output error" in classes:
             self.errors.append(classes)
 
+    def handle_endtag(self, tag):
+        if tag in ("h1", "h2", "h3") and self._heading is not None:
+            self.headings.append("".join(self._heading).strip().rstrip("#").strip())
+            self._heading = None
+
     def handle_data(self, data):
+        if self._heading is not None:
+            self._heading.append(data)
         if "Traceback (most recent call last)" in data or "PapermillExecutionError" in data:
             self.errors.append(data.strip()[:200])
 
@@ -67,7 +88,9 @@ def test_built_page_has_its_figures_and_tables_and_no_errors(stem, expected):
     _require_book()
     page = _Page()
     page.feed((HTML / "book" / f"{stem}.html").read_text())
-    figures, tables = expected
+    figures, tables, headings = expected
     assert page.images >= figures, f"{stem}: {page.images} images, expected {figures}"
     assert page.tables >= tables, f"{stem}: {page.tables} tables, expected {tables}"
+    for heading in headings:
+        assert any(heading in h for h in page.headings), f"{stem}: no section {heading!r} in {page.headings}"
     assert not page.errors, f"{stem}: errored cells: {page.errors}"

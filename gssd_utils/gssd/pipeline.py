@@ -62,66 +62,85 @@ class DefenseResult:
         return self.finetuned if self.finetuned is not None else self.retrained
 
 
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    timings[stage] = round(time.perf_counter() - start, 2)
+
+
 def defend_features(x_train: np.ndarray, y_train: np.ndarray, num_classes: int, config: GSSDConfig,
                     progress: bool = True) -> DefenseResult:
     """Stages 1-6: SimCLR, features, flows, detection, split and relabels (no classifier)."""
     timings: dict[str, float] = {}
-
-    @contextmanager
-    def timed(stage: str) -> Iterator[None]:
-        start = time.perf_counter()
-        yield
-        timings[stage] = round(time.perf_counter() - start, 2)
-
     data_key = array_digest(x_train, y_train)
     simclr_key = config_key(data_key, asdict(config.simclr))
-    with timed("simclr"):
+    with _timed(timings, "simclr"):
         model, history = train_simclr(x_train, config.simclr, cache_path("simclr", simclr_key, ".pt"),
                                       progress=progress)
-    with timed("features"):
+    with _timed(timings, "features"):
         raw = cached_arrays(cache_path("features", simclr_key, ".npz"),
                             lambda: {"train": extract_features(model.backbone, x_train)})["train"]
         (features,) = standardize(raw)
-    flows_key = config_key(simclr_key, asdict(config.flows), array_digest(y_train))
+    result = defend_from_features(features, y_train, num_classes, config, simclr_key, progress)
+    result.simclr_loss = history["loss"]
+    result.wall_time_s = {**timings, **result.wall_time_s}
+    result.keys.update(data=data_key, simclr=simclr_key)
+    return result
+
+
+def defend_from_features(features: np.ndarray, y_train: np.ndarray, num_classes: int, config: GSSDConfig,
+                         features_key: str, progress: bool = True) -> DefenseResult:
+    """Stages 3-6 on any standardized features (SimCLR's, or another extractor's for the Table 3 ablation).
+
+    ``features_key`` identifies the features for the cache (e.g. the key of the model that produced them).
+    """
+    if not np.isfinite(features).all():
+        raise ValueError("the features hold NaN or inf values; the feature extractor diverged. Fix: retrain it "
+                         "with a lower learning rate, or delete its cache entry.")
+    timings: dict[str, float] = {}
+    flows_key = config_key(features_key, asdict(config.flows), array_digest(y_train))
 
     def fit_flows() -> dict[str, np.ndarray]:
         flows, curves = train_class_flows(features, y_train, num_classes, config.flows, progress=progress)
         save_torch(cache_path("flows", flows_key, ".pt"), flow_state(flows))
         return {"loglik": loglik_matrix(flows, features), "curves": np.array(curves)}
 
-    with timed("flows"):
+    with _timed(timings, "flows"):
         fitted = cached_arrays(cache_path("loglik", flows_key, ".npz"), fit_flows)
-    with timed("detection + split"):
+    with _timed(timings, "detection + split"):
         stats = detect_target_classes(fitted["loglik"], y_train, config.detection)
         split = split_and_relabel(fitted["loglik"], y_train, stats, config.split)
-    return DefenseResult(stats=stats, split=split, loglik=fitted["loglik"], features=features,
-                         simclr_loss=history["loss"], flow_curves=fitted["curves"], wall_time_s=timings,
-                         keys={"data": data_key, "simclr": simclr_key, "flows": flows_key})
+    return DefenseResult(stats=stats, split=split, loglik=fitted["loglik"], features=features, simclr_loss=[],
+                         flow_curves=fitted["curves"], wall_time_s=timings,
+                         keys={"features": features_key, "flows": flows_key})
+
+
+def cached_classifier(x: np.ndarray, y: np.ndarray, num_classes: int, config: TrainConfig, key: str,
+                      init: nn.Module | None = None, progress: bool = True) -> nn.Module:
+    """Train (or load) a classifier whose cache entry is ``key``; ``init`` starts a fine-tuning from a model."""
+    init_state = None if init is None else {k: v.cpu() for k, v in init.state_dict().items()}
+    model, _ = train_classifier(x, y, num_classes, config, cache_path("classifier", key, ".pt"), progress=progress,
+                                init_state=init_state)
+    return model
 
 
 def retrain_and_finetune(result: DefenseResult, x_train: np.ndarray, y_train: np.ndarray, num_classes: int,
                          config: GSSDConfig, progress: bool = True) -> DefenseResult:
     """Stage 7: train on D̂_C, then fine-tune on the relabeled D̂'_P (skipped when it is empty)."""
     split = result.split
-    retrain_key = config_key(result.keys["data"], array_digest(split.clean_indices), asdict(config.retrain))
-    start = time.perf_counter()
-    retrained, _ = train_classifier(x_train[split.clean_indices], y_train[split.clean_indices], num_classes,
-                                    config.retrain, cache_path("classifier", retrain_key, ".pt"), progress=progress)
-    result.wall_time_s["retrain"] = round(time.perf_counter() - start, 2)
-    result.retrained = retrained
+    retrain_key = config_key(array_digest(x_train, y_train), array_digest(split.clean_indices), asdict(config.retrain))
+    with _timed(result.wall_time_s, "retrain"):
+        result.retrained = cached_classifier(x_train[split.clean_indices], y_train[split.clean_indices], num_classes,
+                                             config.retrain, retrain_key, progress=progress)
     result.keys["retrain"] = retrain_key
     if len(split.relabeled_indices):
-        finetune = config.finetune_config()
-        finetune_key = config_key(retrain_key, array_digest(split.relabeled_indices, split.relabels),
-                                  asdict(finetune))
-        start = time.perf_counter()
-        result.finetuned, _ = train_classifier(
-            x_train[split.relabeled_indices], split.relabels, num_classes, finetune,
-            cache_path("classifier", finetune_key, ".pt"), progress=progress,
-            init_state={k: v.cpu() for k, v in retrained.state_dict().items()},
-        )
-        result.wall_time_s["finetune"] = round(time.perf_counter() - start, 2)
-        result.keys["finetune"] = finetune_key
+        result.keys["finetune"] = config_key(retrain_key, array_digest(split.relabeled_indices, split.relabels),
+                                             asdict(config.finetune_config()))
+        with _timed(result.wall_time_s, "finetune"):
+            result.finetuned = cached_classifier(x_train[split.relabeled_indices], split.relabels, num_classes,
+                                                 config.finetune_config(), result.keys["finetune"],
+                                                 init=result.retrained, progress=progress)
     return result
 
 

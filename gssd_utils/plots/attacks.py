@@ -1,4 +1,4 @@
-"""Figures shared by the notebooks."""
+"""The attack gallery of the first notebook."""
 
 from __future__ import annotations
 

@@ -1,0 +1,69 @@
+"""Target-class detection and the poisoning score (the paper's Figs. 2 and 3)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from gssd_utils.gssd.detection import ClassStatistics, DetectionConfig
+
+
+def class_statistics(stats: Mapping[str, ClassStatistics], config: DetectionConfig, target: int) -> plt.Figure:
+    """S_ND and S_D per class for each attack, with the thresholds; the true target hatched."""
+    fig, axes = plt.subplots(2, len(stats), figsize=(3.4 * len(stats), 5), squeeze=False, sharey="row")
+    for col, (attack, s) in enumerate(stats.items()):
+        classes = np.arange(len(s.s_nd))
+        for row, (values, threshold, name) in enumerate(
+                ((s.s_nd, -config.beta_nd, "S_ND (mean foreign log p / D)"), (s.s_d, config.beta_d, "S_D"))):
+            ax = axes[row, col]
+            colours = ["tab:red" if kind is not None else "tab:grey" for kind in s.kind]
+            bars = ax.bar(classes, values, color=colours)
+            bars[target].set_hatch("//")
+            ax.axhline(threshold, color="black", ls="--", lw=1)
+            ax.set_xticks(classes)
+            if col == 0:
+                ax.set_ylabel(name, fontsize=9)
+            if row == 0:
+                ax.set_title(f"{attack} (red: flagged, //: true target)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def v_histograms(stats: ClassStatistics, classes: Mapping[str, int], config: DetectionConfig,
+                 title: str = "") -> plt.Figure:
+    """Histograms of the maximum foreign density v (30 bins, as detection uses them), with λ and μ."""
+    fig, axes = plt.subplots(1, len(classes), figsize=(4 * len(classes), 3), squeeze=False)
+    for ax, (name, c) in zip(axes[0], classes.items(), strict=True):
+        counts, edges = stats.v_histograms[c]
+        ax.stairs(counts, edges, fill=True, alpha=0.7)
+        ax.axvline(config.lam, color="black", ls="--", lw=1, label=f"λ = {config.lam}")
+        if not np.isnan(stats.mu[c]):
+            ax.axvline(stats.mu[c], color="tab:red", lw=1, label=f"μ = {stats.mu[c]:.2f}")
+        ax.set_title(f"{name} (class {c}): S_D = {stats.s_d[c]:.3f}", fontsize=9)
+        ax.set_xlabel("v = max foreign density per dimension")
+        ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def poisoning_scores_figure(sigma: Mapping[str, tuple[np.ndarray, np.ndarray, float, float]]) -> plt.Figure:
+    """Per panel (σ of the target class's samples, their poisoned mask, D̂_P cut, D̂_C cut), like Fig. 3.
+
+    Samples are drawn in dataset order; the dashed lines are the score cut-offs of D̂_P (above) and D̂_C (below).
+    """
+    fig, axes = plt.subplots(1, len(sigma), figsize=(4.5 * len(sigma), 3.2), squeeze=False)
+    for ax, (title, (scores, poisoned, cut_p, cut_c)) in zip(axes[0], sigma.items(), strict=True):
+        index = np.arange(len(scores))
+        ax.scatter(index[~poisoned], scores[~poisoned], s=2, color="tab:blue", label="clean", rasterized=True)
+        ax.scatter(index[poisoned], scores[poisoned], s=2, color="tab:red", label="poisoned", rasterized=True)
+        ax.axhline(cut_p, color="black", ls="--", lw=1)
+        ax.axhline(cut_c, color="grey", ls="--", lw=1)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("sample of the target class")
+        ax.set_ylabel("σ")
+        ax.legend(fontsize=7, markerscale=4)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,68 @@
+"""Hyperparameter sweeps and result files, on synthetic likelihoods with known truth."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from synthetic_features import gaussian_loglik, planted_features
+
+from gssd_utils.ablations import DEFAULT_SWEEPS, hyperparameter_sweep
+from gssd_utils.attacks import PoisonTruth
+from gssd_utils.gssd.detection import DetectionConfig, detect_target_classes
+from gssd_utils.gssd.flows import FlowConfig
+from gssd_utils.gssd.pipeline import GSSDConfig
+from gssd_utils.gssd.simclr import SimCLRConfig
+from gssd_utils.provenance import Provenance
+from gssd_utils.results_io import load_results, paper_scale_status, write_results
+from gssd_utils.training.classifier import TrainConfig
+
+
+def _planted():
+    """Planted non-disruptive poisoning, and a config whose β_ND sits on this synthetic likelihood scale."""
+    z, y, source, poison = planted_features("non-disruptive", noise=0.45)
+    loglik = gaussian_loglik(z, y, 5)
+    s_nd = detect_target_classes(loglik, y, DetectionConfig()).s_nd
+    config = GSSDConfig(simclr=SimCLRConfig(), flows=FlowConfig(), retrain=TrainConfig(),
+                        detection=DetectionConfig(beta_nd=-(s_nd[0] + np.sort(s_nd)[-2]) / 2))
+    return loglik, y, PoisonTruth(poison, source[poison], 0), config
+
+
+def test_alpha_p_sweep_trades_precision_for_recall():
+    loglik, y, truth, config = _planted()
+    table = hyperparameter_sweep(loglik, y, truth, config, "alpha_p", DEFAULT_SWEEPS["alpha_p"])
+    assert table["target detected"].all()
+    recall = table["suspect recall %"].to_numpy()
+    assert np.all(np.diff(recall) >= 0) and recall[-1] > recall[0]
+    assert table["suspect precision %"].iloc[0] >= table["suspect precision %"].iloc[-1]
+
+
+def test_beta_nd_sweep_loses_the_target_when_the_threshold_is_too_strict():
+    loglik, y, truth, config = _planted()
+    table = hyperparameter_sweep(loglik, y, truth, config, "beta_nd", [0.01, config.detection.beta_nd, 50.0])
+    assert not table["target detected"].iloc[0]
+    assert table["target detected"].iloc[1]
+    assert table["false positives"].iloc[1] == 0
+    assert table["false positives"].iloc[2] > 0  # with a lax threshold clean classes are flagged too
+
+
+def test_unknown_hyperparameter_is_refused():
+    loglik, y, truth, config = _planted()
+    with pytest.raises(ValueError, match="sweepable"):
+        hyperparameter_sweep(loglik, y, truth, config, "gamma", [1])
+
+
+def test_results_round_trip_and_missing_or_corrupt_files(tmp_path):
+    table = pd.DataFrame({"attack": ["badnets"], "ACC ours": [64.2]})
+    provenance = Provenance(profile="smoke", data={"name": "digits32"})
+    write_results(table, provenance, tmp_path, "gssd", {"badnets": {"flagged": [0]}})
+    loaded, record = load_results(tmp_path, "gssd")
+    assert loaded.equals(table) and record["details"]["badnets"]["flagged"] == [0]
+    assert load_results(tmp_path, "table2") is None
+    status = paper_scale_status(tmp_path, {"gssd": "Table 1", "table2": "Table 2"})
+    assert "Table 1**: 1 rows" in status and "Table 2**: not run at paper scale" in status
+    (tmp_path / "table3.json").write_text(json.dumps({"no rows": 1})[:-3])
+    with pytest.raises(ValueError, match=r"not a results file.*delete it"):
+        load_results(tmp_path, "table3")
