@@ -74,10 +74,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def _cmd_bench(args: argparse.Namespace) -> None:
-    table = run_benchmark(get_profile(args.profile), batches=args.batches)
+    profile = get_profile(args.profile)
+    provenance = Provenance(profile=profile.name, data={"name": "random images of the profile's shapes"},
+                            command=" ".join(sys.argv))
+    with provenance.timed("benchmark"):
+        table = run_benchmark(profile, batches=args.batches)
     print(f"{table.attrs['device']}; torch {torch.__version__}; commit {git_commit()[:12]}")
     print(table.attrs["profile"])
     print(table.to_string(index=False))
+    if args.out:
+        paths = write_results(table, provenance, args.out, f"bench_{profile.name}")
+        print("wrote " + ", ".join(map(str, paths)), file=sys.stderr)
 
 
 def _cmd_defend(args: argparse.Namespace) -> None:
@@ -147,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="per-stage throughput on this device (a benchmark, not a test)")
     bench.add_argument("--profile", choices=PROFILE_NAMES, default="quick")
     bench.add_argument("--batches", type=int, default=10, help="batches per measured epoch")
+    bench.add_argument("--out", default=None, help="also write bench_<profile>.{csv,json} with provenance here")
     bench.set_defaults(func=_cmd_bench)
 
     defend = sub.add_parser("defend", help="run GSSD on an npz data set (x_train, y_train, x_test, y_test)")

@@ -13,6 +13,8 @@ NO_DEFENSE = {
     "blend": (94.2, 98.25, "GSSD Tab. 1"),
     "wanet": (94.3, 98.00, "GSSD Tab. 1"),
     "chessboard": (94.14, 99.9, "Wang et al. Tab. 2"),
+    "adap_blend": (95.0, 64.9, "GSSD Tab. 1"),
+    "adap_patch": (95.2, 80.9, "GSSD Tab. 1"),
 }
 
 # attack -> (ACC %, ASR %) of GSSD itself, GSSD Tab. 1 (CIFAR-10); GSSD does not evaluate the chessboard.

@@ -53,6 +53,7 @@ _PROFILES = {
                                hflip=False),
         simclr=SimCLRConfig(arch="small_cnn", width=16, epochs=15, batch_size=128, lr=1e-3),
         flows=FlowConfig(epochs=20, batch_size=32),
+        attacks=("badnets", "blend", "wanet", "chessboard", "adap_blend", "adap_patch"),
         rates=(0.05, 0.1, 0.2),
     ),
     "quick": Profile(
@@ -70,7 +71,9 @@ _PROFILES = {
         classifier=TrainConfig(arch="resnet18", width=64, epochs=200, batch_size=128, lr=0.1, schedule="step",
                                milestones=(0.5, 0.75)),
         simclr=SimCLRConfig(),  # official code: ResNet-18, 100 epochs, batch 256, Adam 3e-4, tau 0.5
-        flows=FlowConfig(),  # official code: 2 steps, 50 epochs, batch 16, Adam 1e-3
+        # official code: 2 steps, 50 epochs, batch 16, Adam 1e-3; all classes per step (the same training, vectorised)
+        flows=FlowConfig(vectorized=True),
+        attacks=("badnets", "blend", "wanet", "chessboard", "adap_blend", "adap_patch"),
     ),
 }
 

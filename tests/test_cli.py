@@ -55,9 +55,13 @@ def test_help_lists_the_commands(capsys):
     assert all(cmd in out for cmd in ("attacks", "poison", "no-defense", "evaluate", "bench", "defend"))
 
 
-def test_bench_prints_a_rate_for_every_stage(capsys):
-    main(["bench", "--profile", "smoke", "--batches", "2"])
+def test_bench_prints_a_rate_for_every_stage(capsys, tmp_path):
+    import json
+
+    main(["bench", "--profile", "smoke", "--batches", "2", "--out", str(tmp_path)])
     out = capsys.readouterr().out
+    record = json.loads((tmp_path / "bench_smoke.json").read_text())
+    assert record["provenance"]["device"].startswith("cpu") and len(record["rows"]) == 6
     assert out.startswith("cpu:") and "torch" in out
     for stage in ("SimCLR", "classifier", "flow training", "log-likelihood matrix", "UMAP"):
         line = next(line for line in out.splitlines() if line.strip().startswith(stage))

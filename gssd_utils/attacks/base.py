@@ -34,6 +34,15 @@ class Attack(ABC):
     def apply(self, images: np.ndarray) -> np.ndarray:
         """The train-time trigger, applied to uint8 (N, H, W, C) images; returns new uint8 images."""
 
+    def apply_cover(self, images: np.ndarray) -> np.ndarray:
+        """The trigger of cover samples (trigger kept, label kept); only adaptive attacks have covers."""
+        return self.apply(images)
+
+    @property
+    def cover_rate(self) -> float:
+        """Share of the training set used as cover samples; 0 unless the attack's config sets it."""
+        return float(getattr(self.config, "cover_rate", 0.0))
+
     def apply_test(self, images: np.ndarray) -> np.ndarray:
         """The test-time trigger; the same as at train time unless an attack says otherwise."""
         return self.apply(images)

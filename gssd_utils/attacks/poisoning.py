@@ -48,11 +48,13 @@ class PoisonConfig:
 
 @dataclass(frozen=True)
 class PoisonTruth:
-    """Ground truth for evaluation only."""
+    """Ground truth for evaluation only. Cover samples (adaptive attacks) carry a trigger but keep their
+    true label: they are not poisons, and the defense is right to keep them."""
 
     poison_indices: np.ndarray
     original_labels: np.ndarray
     target: int
+    cover_indices: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     def is_poisoned(self, n: int) -> np.ndarray:
         mask = np.zeros(n, dtype=bool)
@@ -83,10 +85,12 @@ class PoisonedDataset:
             "poison_indices": self.truth.poison_indices,
             "original_labels": self.truth.original_labels,
             "target": np.array(self.truth.target),
+            "cover_indices": self.truth.cover_indices,
         })
         save_npz(directory / "trigger.npz", self.attack.artifacts())
         save_json(directory / "attack.json", {"config": self.config.as_dict(), "data": self.data.info,
-                                              "n_poisoned": len(self.truth.poison_indices)})
+                                              "n_poisoned": len(self.truth.poison_indices),
+                                              "n_cover": len(self.truth.cover_indices)})
         return directory
 
 
@@ -117,6 +121,16 @@ def select_poison_indices(labels: np.ndarray, count: int, target: int, seed: int
     return np.sort(chosen)
 
 
+def select_cover_indices(n: int, rate: float, poison_indices: np.ndarray, seed: int) -> np.ndarray:
+    """Sorted cover-sample indices: ``rate`` of the training set, any class, disjoint from the poisons."""
+    count = int(np.floor(rate * n + 0.5))
+    candidates = np.setdiff1d(np.arange(n), poison_indices)
+    if count > len(candidates):
+        raise ValueError(f"cover rate {rate} asks for {count} cover samples but only {len(candidates)} unpoisoned "
+                         "images exist; lower cover_rate")
+    return np.sort(seeded_rng(seed, "cover-indices").choice(candidates, size=count, replace=False))
+
+
 def poison_dataset(dataset: ImageDataset, config: PoisonConfig) -> PoisonedDataset:
     if not 0 <= config.target < dataset.num_classes:
         raise ValueError(f"target class {config.target} is out of range; this data set has classes "
@@ -125,21 +139,24 @@ def poison_dataset(dataset: ImageDataset, config: PoisonConfig) -> PoisonedDatas
     count = poison_count(dataset.y_train, config.resolved_rate(), config.target, config.rate_base)
     indices = select_poison_indices(dataset.y_train, count, config.target, config.seed)
 
+    covers = select_cover_indices(len(dataset.y_train), attack.cover_rate, indices, config.seed)
+
     x_train = dataset.x_train.copy()
     y_train = dataset.y_train.copy()
     x_train[indices] = attack.apply(dataset.x_train[indices])
     y_train[indices] = config.target
+    x_train[covers] = attack.apply_cover(dataset.x_train[covers])
 
     non_target = dataset.y_test != config.target
     info = dict(dataset.info)
-    info["poisoning"] = {**config.as_dict(), "n_poisoned": count}
+    info["poisoning"] = {**config.as_dict(), "n_poisoned": count, "n_cover": len(covers)}
     return PoisonedDataset(
         data=replace(dataset, x_train=x_train, y_train=y_train, info=info),
         x_test_triggered=attack.apply_test(dataset.x_test[non_target]),
         y_test_triggered_source=dataset.y_test[non_target],
         config=config,
         attack=attack,
-        truth=PoisonTruth(indices, dataset.y_train[indices].copy(), config.target),
+        truth=PoisonTruth(indices, dataset.y_train[indices].copy(), config.target, covers),
     )
 
 
@@ -151,5 +168,6 @@ def load_truth(path: str | Path) -> PoisonTruth:
     indices = arrays["poison_indices"].astype(np.int64)
     original = arrays.get("original_labels", np.full(len(indices), -1)).astype(np.int64)
     target = int(arrays["target"]) if "target" in arrays else -1
-    return PoisonTruth(indices, original, target)
+    covers = arrays.get("cover_indices", np.empty(0)).astype(np.int64)
+    return PoisonTruth(indices, original, target, covers)
 

@@ -18,6 +18,7 @@ from torch import nn
 
 from gssd_utils.atomic_io import save_torch
 from gssd_utils.cache import array_digest, cache_path, cached_arrays, config_key
+from gssd_utils.gssd.batched_flows import to_per_class, train_class_flows_batched
 from gssd_utils.gssd.detection import ClassStatistics, DetectionConfig, detect_target_classes
 from gssd_utils.gssd.flows import FlowConfig, flow_state, loglik_matrix, train_class_flows
 from gssd_utils.gssd.simclr import SimCLRConfig, extract_features, standardize, train_simclr
@@ -102,7 +103,12 @@ def defend_from_features(features: np.ndarray, y_train: np.ndarray, num_classes:
     flows_key = config_key(features_key, asdict(config.flows), array_digest(y_train))
 
     def fit_flows() -> dict[str, np.ndarray]:
-        flows, curves = train_class_flows(features, y_train, num_classes, config.flows, progress=progress)
+        if config.flows.vectorized:
+            batched, curves = train_class_flows_batched(features, y_train, num_classes, config.flows,
+                                                        progress=progress)
+            flows = to_per_class(batched, config.flows)
+        else:
+            flows, curves = train_class_flows(features, y_train, num_classes, config.flows, progress=progress)
         save_torch(cache_path("flows", flows_key, ".pt"), flow_state(flows))
         return {"loglik": loglik_matrix(flows, features), "curves": np.array(curves)}
 
