@@ -7,12 +7,13 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from gssd_utils.atomic_io import save_json, save_npz
-from gssd_utils.attacks import PoisonConfig, attack_names, get_attack_class, load_truth, poison_dataset
+from gssd_utils.attacks import attack_names, get_attack_class, load_truth, poison_dataset
 from gssd_utils.bench import run_benchmark
 from gssd_utils.data import load_npz_dataset
 from gssd_utils.experiments import run_gssd_table
@@ -48,8 +49,8 @@ def _cmd_attacks(_: argparse.Namespace) -> None:
 def _cmd_poison(args: argparse.Namespace) -> None:
     profile = get_profile(args.profile)
     data = load_profile_data(profile, args.data_root)
-    config = PoisonConfig(attack=args.attack, rate=args.rate, target=args.target, seed=args.seed,
-                          rate_base=args.rate_base, params=_attack_params(args.param))
+    base = profile.poison_config(args.attack, args.rate, args.target, args.seed)
+    config = replace(base, rate_base=args.rate_base, params={**base.params, **_attack_params(args.param)})
     out = poison_dataset(data, config).save(args.out)
     print(f"wrote {out}/data.npz (poisoned set), truth.npz (ground truth, for evaluation only), "
           "trigger.npz and attack.json", file=sys.stderr)

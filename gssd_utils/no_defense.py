@@ -15,7 +15,7 @@ import pandas as pd
 from torch import nn
 
 from gssd_utils import paper_reference
-from gssd_utils.attacks import PoisonConfig, PoisonedDataset, poison_dataset
+from gssd_utils.attacks import PoisonedDataset, poison_dataset
 from gssd_utils.cache import cache_path, config_key
 from gssd_utils.data import ImageDataset, load_dataset
 from gssd_utils.profiles import Profile
@@ -71,7 +71,7 @@ def run_no_defense(
     rows = []
     for attack in attacks:
         with provenance.timed(f"{attack}: poison"):
-            poisoned = poison_dataset(data, PoisonConfig(attack=attack, rate=rate, target=target, seed=seed))
+            poisoned = poison_dataset(data, profile.poison_config(attack, rate, target, seed), progress)
         with provenance.timed(f"{attack}: train + evaluate"):
             measured = train_on_poisoned(poisoned, profile, progress)
         paper_acc, paper_asr, source = paper_reference.NO_DEFENSE.get(attack, (None, None, "—"))

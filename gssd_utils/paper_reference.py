@@ -15,6 +15,8 @@ NO_DEFENSE = {
     "chessboard": (94.14, 99.9, "Wang et al. Tab. 2"),
     "adap_blend": (95.0, 64.9, "GSSD Tab. 1"),
     "adap_patch": (95.2, 80.9, "GSSD Tab. 1"),
+    "issba": (94.5, 100.0, "GSSD Tab. 1"),
+    "lc": (94.9, 99.33, "GSSD Tab. 1"),
 }
 
 # attack -> (ACC %, ASR %) of GSSD itself, GSSD Tab. 1 (CIFAR-10); GSSD does not evaluate the chessboard.

@@ -7,8 +7,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
 
+from gssd_utils.attacks import PoisonConfig
 from gssd_utils.gssd.flows import FlowConfig
 from gssd_utils.gssd.pipeline import GSSDConfig
 from gssd_utils.gssd.simclr import SimCLRConfig
@@ -31,6 +34,13 @@ class Profile:
     # Table 2 (poisoning rates) re-runs the whole defense per rate; the CPU profiles run a subset of the grid.
     rate_attacks: tuple[str, ...] = ("badnets", "blend", "wanet")
     rates: tuple[float, ...] = (0.01, 0.05, 0.1, 0.15, 0.2)
+    # what learned attacks build at this scale (LC's surrogate, ISSBA's encoder); the attack's defaults otherwise
+    attack_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def poison_config(self, attack: str, rate: float | None = None, target: int = 0, seed: int = 0) -> PoisonConfig:
+        """How this profile poisons with ``attack``: the attack's rate unless given, its params at this scale."""
+        return PoisonConfig(attack=attack, rate=rate, target=target, seed=seed,
+                            params=dict(self.attack_params.get(attack, {})))
 
     def gssd(self) -> GSSDConfig:
         """The defense at this profile; the retraining recipe is the no-defense classifier's, for a fair comparison."""
@@ -53,8 +63,14 @@ _PROFILES = {
                                hflip=False),
         simclr=SimCLRConfig(arch="small_cnn", width=16, epochs=15, batch_size=128, lr=1e-3),
         flows=FlowConfig(epochs=20, batch_size=32),
-        attacks=("badnets", "blend", "wanet", "chessboard", "adap_blend", "adap_patch"),
+        attacks=("badnets", "blend", "wanet", "chessboard", "adap_blend", "adap_patch", "issba", "lc"),
         rates=(0.05, 0.1, 0.2),
+        attack_params={
+            "lc": {"surrogate_arch": "small_cnn", "surrogate_width": 16, "surrogate_epochs": 10},
+            # measured: the secret is picked up after about 150 steps of the secret loss alone, and is lost for good
+            # when the residual penalty starts earlier, so the warm-up is sized in steps (1,437 / 16 = 90 per epoch)
+            "issba": {"width": 8, "epochs": 8, "batch_size": 16, "lr": 1e-3, "warmup_epochs": 3},
+        },
     ),
     "quick": Profile(
         name="quick", dataset="cifar10", n_train=10_000, n_test=2_000,
@@ -65,6 +81,10 @@ _PROFILES = {
         flows=FlowConfig(epochs=20, batch_size=64),
         # each extra rate costs a SimCLR run (about 6 minutes here): two extra rates for one attack
         rate_attacks=("badnets",), rates=(0.05, 0.1, 0.2),
+        attack_params={
+            "lc": {"surrogate_arch": "small_cnn", "surrogate_width": 32, "surrogate_epochs": 15},
+            "issba": {"width": 16, "epochs": 3, "batch_size": 32, "lr": 1e-3, "warmup_epochs": 1},  # 313 steps/epoch
+        },
     ),
     "paper": Profile(
         name="paper", dataset="cifar10", n_train=None, n_test=None,
@@ -73,7 +93,7 @@ _PROFILES = {
         simclr=SimCLRConfig(),  # official code: ResNet-18, 100 epochs, batch 256, Adam 3e-4, tau 0.5
         # official code: 2 steps, 50 epochs, batch 16, Adam 1e-3; all classes per step (the same training, vectorised)
         flows=FlowConfig(vectorized=True),
-        attacks=("badnets", "blend", "wanet", "chessboard", "adap_blend", "adap_patch"),
+        attacks=("badnets", "blend", "wanet", "chessboard", "adap_blend", "adap_patch", "issba", "lc"),
     ),
 }
 

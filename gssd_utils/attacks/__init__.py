@@ -4,7 +4,15 @@ Adding an attack: write a module with a frozen config dataclass (paper defaults,
 ``__post_init__``) and an ``Attack`` subclass decorated with ``@register``, then import it here.
 """
 
-from gssd_utils.attacks import adaptive, badnets, blend, chessboard, wanet  # noqa: F401  (registers the attacks)
+from gssd_utils.attacks import (  # noqa: F401  (registers the attacks)
+    adaptive,
+    badnets,
+    blend,
+    chessboard,
+    issba,
+    label_consistent,
+    wanet,
+)
 from gssd_utils.attacks.base import ATTACKS, Attack, attack_names, build_attack, get_attack_class, make_config
 from gssd_utils.attacks.poisoning import (
     PoisonConfig,

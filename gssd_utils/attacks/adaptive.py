@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gssd_utils.attacks.base import Attack, check_range, register, seeded_rng, to_uint8
+from gssd_utils.attacks.base import Attack, check_range, four_corner_grid, register, seeded_rng, to_uint8
 
 
 def _require_32x32(attack: str, image_shape: tuple[int, int, int]) -> None:
@@ -111,14 +111,10 @@ class AdapPatch(Attack):
         rng = seeded_rng(seed, "adap-patch-patterns")
         self.patterns, self.masks = {}, {}
         for name, (rows, cols, _) in _PATCHES.items():
-            pattern, mask = np.zeros(image_shape, np.float32), np.zeros((32, 32, 1), np.float32)
             if name == "badnet_patch4":  # 3x3 at each corner: 4 white pixels around a black centre
-                block = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], np.float32) * 255
-                for r in (slice(0, 3), slice(29, 32)):
-                    for c in (slice(0, 3), slice(29, 32)):
-                        pattern[r, c] = block[..., None]
-                        mask[r, c] = 1.0
+                pattern, mask = four_corner_grid(image_shape)
             else:
+                pattern, mask = np.zeros(image_shape, np.float32), np.zeros((32, 32, 1), np.float32)
                 pattern[rows, cols] = rng.integers(0, 256, size=pattern[rows, cols].shape)
                 mask[rows, cols] = 1.0
             self.patterns[name], self.masks[name] = pattern, mask

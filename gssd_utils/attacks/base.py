@@ -24,11 +24,25 @@ class Attack(ABC):
     default_rate: ClassVar[float]
     config_class: ClassVar[type]
     summary: ClassVar[str]
+    # Label-consistent attacks poison target-class images and keep their labels (LC); the rest relabel
+    # non-target images to the target.
+    label_consistent: ClassVar[bool] = False
 
     def __init__(self, config: Any, image_shape: tuple[int, int, int], seed: int) -> None:
         self.config = config
         self.image_shape = tuple(image_shape)
         self.seed = seed
+
+    def fit(self, x_train: np.ndarray, y_train: np.ndarray, target: int, progress: bool = True) -> None:  # noqa: B027 (a hook)
+        """Learn what the trigger needs from the clean training set (a surrogate model, an encoder).
+
+        A no-op for procedural triggers; learned attacks cache what they learn, because nothing they
+        rest on may be downloaded.
+        """
+
+    def diagnostics(self) -> dict[str, float]:
+        """Numbers that say how well a learned trigger was built (bit accuracy, PSNR); empty otherwise."""
+        return {}
 
     @abstractmethod
     def apply(self, images: np.ndarray) -> np.ndarray:
@@ -103,3 +117,16 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
 def seeded_rng(seed: int, stream: str) -> np.random.Generator:
     """An RNG for one purpose, independent of every other purpose that shares the seed."""
     return np.random.default_rng([seed, *stream.encode()])
+
+
+def four_corner_grid(image_shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The 3x3 black/white grid in each corner (LC's trigger, Adap-Patch's ``badnet_patch4``): pattern, mask."""
+    height, width, _ = image_shape
+    block = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], np.float32)[..., None] * 255
+    pattern = np.zeros(image_shape, np.float32)
+    mask = np.zeros((height, width, 1), np.float32)
+    for rows in (slice(0, 3), slice(height - 3, height)):
+        for cols in (slice(0, 3), slice(width - 3, width)):
+            pattern[rows, cols] = block
+            mask[rows, cols] = 1.0
+    return pattern, mask

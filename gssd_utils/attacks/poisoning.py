@@ -1,6 +1,7 @@
 """The all-to-one poisoning of the GSSD threat model.
 
-A share of the training set, drawn from non-target classes, gets the trigger and the target label.
+A share of the training set, drawn from non-target classes, gets the trigger and the target label; a
+label-consistent attack (LC) instead draws target-class images and keeps their labels.
 The ground truth (which indices, their original labels) is kept apart in ``PoisonTruth``: evaluation
 may read it, the defense never does. Saved runs keep it in a separate file for the same reason.
 """
@@ -94,29 +95,39 @@ class PoisonedDataset:
         return directory
 
 
-def poison_count(labels: np.ndarray, rate: float, target: int, rate_base: str) -> int:
-    """How many images to poison; raises when the request cannot be met."""
+def _candidates(labels: np.ndarray, target: int, label_consistent: bool) -> np.ndarray:
+    return np.flatnonzero(labels == target if label_consistent else labels != target)
+
+
+def poison_count(labels: np.ndarray, rate: float, target: int, rate_base: str, label_consistent: bool = False) -> int:
+    """How many images to poison; raises when the request cannot be met.
+
+    The rate counts against the whole training set for every attack (LC at 2.5% of CIFAR-10 is 1,250
+    images, a quarter of the target class); ``'non_target'`` is the official code's base for the others.
+    """
     if rate_base not in RATE_BASES:
         raise ValueError(f"rate_base={rate_base!r} is not valid; choose one of {', '.join(RATE_BASES)}")
     if not 0.0 < rate < 1.0:
         raise ValueError(f"poisoning rate {rate} is out of range; it must lie in (0, 1), e.g. 0.1 for 10%")
-    n_non_target = int(np.sum(labels != target))
-    base = len(labels) if rate_base == "all" else n_non_target
+    n_candidates = len(_candidates(labels, target, label_consistent))
+    kind = "target-class" if label_consistent else "non-target"
+    base = len(labels) if rate_base == "all" else int(np.sum(labels != target))
     count = int(np.floor(rate * base + 0.5)) if rate_base == "all" else int(np.floor(rate * base))
     if count < 1:
         raise ValueError(f"rate {rate} of {base} images poisons no image; raise the rate or use more data")
-    if count > n_non_target:
-        raise ValueError(f"rate {rate} asks for {count} poisoned images but only {n_non_target} non-target "
+    if count > n_candidates:
+        raise ValueError(f"rate {rate} asks for {count} poisoned images but only {n_candidates} {kind} "
                          "images exist; lower the rate")
     return count
 
 
-def select_poison_indices(labels: np.ndarray, count: int, target: int, seed: int) -> np.ndarray:
-    """Sorted indices of ``count`` non-target images; a function of (labels, count, target, seed) only,
+def select_poison_indices(labels: np.ndarray, count: int, target: int, seed: int,
+                          label_consistent: bool = False) -> np.ndarray:
+    """Sorted indices of ``count`` non-target (LC: target-class) images, a function of these arguments only,
 
     so different attacks with the same seed poison the same images (a paired comparison).
     """
-    candidates = np.flatnonzero(labels != target)
+    candidates = _candidates(labels, target, label_consistent)
     chosen = seeded_rng(seed, "poison-indices").choice(candidates, size=count, replace=False)
     return np.sort(chosen)
 
@@ -131,25 +142,30 @@ def select_cover_indices(n: int, rate: float, poison_indices: np.ndarray, seed: 
     return np.sort(seeded_rng(seed, "cover-indices").choice(candidates, size=count, replace=False))
 
 
-def poison_dataset(dataset: ImageDataset, config: PoisonConfig) -> PoisonedDataset:
+def poison_dataset(dataset: ImageDataset, config: PoisonConfig, progress: bool = True) -> PoisonedDataset:
     if not 0 <= config.target < dataset.num_classes:
         raise ValueError(f"target class {config.target} is out of range; this data set has classes "
                          f"0..{dataset.num_classes - 1}")
     attack = build_attack(config.attack, dataset.image_shape, config.seed, config.params)
-    count = poison_count(dataset.y_train, config.resolved_rate(), config.target, config.rate_base)
-    indices = select_poison_indices(dataset.y_train, count, config.target, config.seed)
+    consistent = attack.label_consistent
+    count = poison_count(dataset.y_train, config.resolved_rate(), config.target, config.rate_base, consistent)
+    indices = select_poison_indices(dataset.y_train, count, config.target, config.seed, consistent)
 
     covers = select_cover_indices(len(dataset.y_train), attack.cover_rate, indices, config.seed)
+    # the attacker learns from the clean training set, as an attacker who holds the data can
+    attack.fit(dataset.x_train, dataset.y_train, config.target, progress)
 
     x_train = dataset.x_train.copy()
     y_train = dataset.y_train.copy()
     x_train[indices] = attack.apply(dataset.x_train[indices])
     y_train[indices] = config.target
-    x_train[covers] = attack.apply_cover(dataset.x_train[covers])
+    if len(covers):
+        x_train[covers] = attack.apply_cover(dataset.x_train[covers])
 
     non_target = dataset.y_test != config.target
     info = dict(dataset.info)
-    info["poisoning"] = {**config.as_dict(), "n_poisoned": count, "n_cover": len(covers)}
+    info["poisoning"] = {**config.as_dict(), "n_poisoned": count, "n_cover": len(covers),
+                         "label_consistent": consistent, **attack.diagnostics()}
     return PoisonedDataset(
         data=replace(dataset, x_train=x_train, y_train=y_train, info=info),
         x_test_triggered=attack.apply_test(dataset.x_test[non_target]),

@@ -25,7 +25,10 @@ def evaluate_split(split: Split, stats: ClassStatistics, truth: PoisonTruth, n_s
         "poisoned_left_in_clean": int(poisoned[split.clean_indices].sum()),
     }
     known = truth.original_labels >= 0
-    if len(split.relabeled_indices) and known.any():
+    # Label-consistent poisons (LC) are target-class images: relabeling them away from the target is the
+    # intended cure, and "accuracy against the original label" would be 0 by construction, so it is not scored.
+    label_consistent = bool(known.any()) and bool(np.all(truth.original_labels[known] == truth.target))
+    if len(split.relabeled_indices) and known.any() and not label_consistent:
         original = np.full(n_samples, -1)
         original[truth.poison_indices[known]] = truth.original_labels[known]
         relabeled_poisons = poisoned[split.relabeled_indices]

@@ -15,7 +15,11 @@ CIFAR_STD = (0.2023, 0.1994, 0.2010)
 
 def to_float(images_uint8: torch.Tensor) -> torch.Tensor:
     """uint8 NHWC -> normalised float NCHW."""
-    x = images_uint8.permute(0, 3, 1, 2).float().div_(255.0)
+    return normalize(images_uint8.permute(0, 3, 1, 2).float().div_(255.0))
+
+
+def normalize(x: torch.Tensor) -> torch.Tensor:
+    """Float NCHW in [0, 1] -> the networks' input; differentiable, so attacks can take gradients through it."""
     mean = torch.tensor(CIFAR_MEAN, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(CIFAR_STD, device=x.device).view(1, 3, 1, 1)
     return (x - mean) / std
