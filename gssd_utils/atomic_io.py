@@ -40,19 +40,26 @@ def write_atomically(path: str | Path, writer: Callable[[Path], None]) -> Path:
 
 
 def save_json(path: str | Path, obj: Any) -> Path:
+    """Strict JSON: a missing or undefined number (NaN, inf) is written as null, which every reader accepts."""
     def _write(tmp: Path) -> None:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+        tmp.write_text(json.dumps(_json_ready(obj), indent=2, sort_keys=True, allow_nan=False) + "\n")
 
     return write_atomically(path, _write)
 
 
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
+def _json_ready(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {key: _json_ready(value) for key, value in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_ready(value) for value in obj]
+    if isinstance(obj, np.ndarray | np.generic):
+        return _json_ready(obj.tolist())
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else None
     if isinstance(obj, Path):
         return str(obj)
+    if obj is None or isinstance(obj, str | int | bool):
+        return obj
     raise TypeError(f"cannot serialise {type(obj).__name__} to JSON")
 
 

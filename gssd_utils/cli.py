@@ -58,8 +58,10 @@ def _cmd_poison(args: argparse.Namespace) -> None:
 
 def _cmd_no_defense(args: argparse.Namespace) -> None:
     profile = get_profile(args.profile)
-    table, provenance = run_no_defense(profile, args.attacks or profile.attacks, args.rate, args.target,
-                                       args.seed, args.data_root)
+    if args.rates and args.rate is not None:
+        raise SystemExit("gssd no-defense: give either --rate or --rates, not both")
+    table, provenance = run_no_defense(profile, args.attacks or profile.attacks, args.rates or [args.rate],
+                                       args.target, args.seed, args.data_root)
     paths = write_results(table, provenance, args.out or f"results/{profile.name}", "no_defense")
     print(table.to_string(index=False))
     print("wrote " + ", ".join(map(str, paths)), file=sys.stderr)
@@ -143,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     baseline = sub.add_parser("no-defense", parents=[common], help="ACC/ASR of a classifier trained on poison")
     baseline.add_argument("--attacks", nargs="*", default=None)
+    baseline.add_argument("--rates", nargs="+", type=float, default=None, metavar="RATE",
+                          help="several poisoning rates, to find where each attack starts to work at this profile")
     baseline.add_argument("--out", default=None, help="results folder (default results/<profile>)")
     baseline.set_defaults(func=_cmd_no_defense)
 

@@ -18,7 +18,7 @@ import pandas as pd
 from gssd_utils import paper_reference
 from gssd_utils.attacks import PoisonedDataset, poison_dataset
 from gssd_utils.data import ImageDataset
-from gssd_utils.gssd.evaluation import evaluate_split
+from gssd_utils.gssd.evaluation import evaluate_split, target_separation
 from gssd_utils.gssd.pipeline import DefenseResult, GSSDConfig, run_gssd
 from gssd_utils.gssd.report import defense_report
 from gssd_utils.no_defense import data_identity, load_profile_data, train_on_poisoned
@@ -100,7 +100,8 @@ def run_gssd_table(profile: Profile, attacks: Sequence[str], rate: float | None 
             run = defend_attack(profile, attack, data, rate, target, seed, progress=progress)
         with provenance.timed(f"{attack}: no defense"):
             baseline = train_on_poisoned(run.poisoned, profile, progress)
-        paper_acc, paper_asr = paper_reference.GSSD_DEFENDED.get(attack, (None, None))
+        paper_acc, paper_asr = paper_reference.at_paper_rate(paper_reference.GSSD_DEFENDED, attack,
+                                                             run.poisoned.config.resolved_rate())
         rows.append({
             **summary_row(run),
             "ACC no defense": percent(baseline["acc"]),
@@ -133,6 +134,8 @@ def detection_row(run: AttackRun) -> dict:
         "S_D target": round(float(stats.s_d[target]), 3),
         "S_D max other": round(float(stats.s_d[others].max()), 3),
         "target detected": run.evaluation["target_detected"],
+        **{name: round(value, 3) for name, value in target_separation(
+            run.result.loglik, run.poisoned.data.y_train, run.poisoned.truth).items()},
     }
 
 

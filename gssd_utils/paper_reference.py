@@ -7,6 +7,11 @@ chessboard, which GSSD does not evaluate (1,000 poisoned images).
 
 from __future__ import annotations
 
+# attack -> the poisoning rate (share of the whole training set) at which the papers report it: GSSD §5.1;
+# Wang et al. poison 1,000 of 50,000 images with the chessboard
+PAPER_RATE = {"badnets": 0.10, "blend": 0.10, "wanet": 0.10, "chessboard": 0.02, "adap_blend": 0.01,
+              "adap_patch": 0.01, "issba": 0.10, "lc": 0.025}
+
 # attack -> (ACC %, ASR %, source)
 NO_DEFENSE = {
     "badnets": (94.9, 100.0, "GSSD Tab. 1"),
@@ -29,6 +34,20 @@ GSSD_DEFENDED = {
     "adap_patch": (92.4, 0.23),
     "adap_blend": (92.7, 0.22),
 }
+
+
+
+def at_paper_rate(table: dict, attack: str, rate: float) -> tuple:
+    """A row of NO_DEFENSE or GSSD_DEFENDED, or Nones when ``rate`` is not the one the paper ran.
+
+    A paper number beside ours is only a comparison when both come from the same poisoning rate; at any
+    other rate the paper column stays empty rather than suggest one.
+    """
+    width = len(next(iter(table.values())))
+    if attack not in table or abs(rate - PAPER_RATE[attack]) > 1e-9:
+        return (None,) * width
+    return table[attack]
+
 
 # GSSD Tab. 4 (CIFAR-10): (training data, fine-tuned on D'_P) -> attack -> (ACC %, ASR %)
 TABLE4 = {

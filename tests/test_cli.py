@@ -48,6 +48,23 @@ def test_no_defense_writes_results_with_provenance(tmp_path):
     assert (tmp_path / "no_defense.csv").read_text().startswith("attack,")
 
 
+@pytest.mark.slow
+def test_no_defense_sweeps_rates_and_shows_paper_numbers_only_at_the_papers_rate(tmp_path):
+    import json
+
+    main(["no-defense", "--profile", "smoke", "--attacks", "chessboard", "--rates", "0.02", "0.05",
+          "--out", str(tmp_path)])
+    rows = json.loads((tmp_path / "no_defense.json").read_text())["rows"]
+    assert [(r["rate"], r["n_poisoned"]) for r in rows] == [(0.02, 29), (0.05, 72)]
+    assert rows[0]["ASR paper"] == 99.9
+    assert rows[1]["ASR paper"] is None and rows[1]["paper source"] == "—"
+
+
+def test_rate_and_rates_together_are_refused(tmp_path):
+    with pytest.raises(SystemExit, match="either --rate or --rates"):
+        main(["no-defense", "--profile", "smoke", "--rate", "0.1", "--rates", "0.05", "--out", str(tmp_path)])
+
+
 def test_help_lists_the_commands(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])

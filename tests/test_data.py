@@ -187,3 +187,14 @@ def test_corrupt_npz(tmp_path):
     path.write_bytes(b"not a zip")
     with pytest.raises(CorruptDataError, match=r"not a readable \.npz"):
         load_npz_dataset(path)
+
+
+def test_json_writes_undefined_numbers_as_null(tmp_path):
+    import json
+
+    from gssd_utils.atomic_io import save_json
+
+    record = {"precision": float("nan"), "rows": [np.float32(0.5), np.inf], "n": np.int64(3)}
+    path = save_json(tmp_path / "r.json", record)
+    strict = json.loads(path.read_text(), parse_constant=lambda name: pytest.fail(f"non-standard JSON {name}"))
+    assert strict == {"precision": None, "rows": [0.5, None], "n": 3}

@@ -15,7 +15,7 @@ from gssd_utils.gssd.detection import (
     detect_target_classes,
     disruptive_statistic,
 )
-from gssd_utils.gssd.evaluation import evaluate_split
+from gssd_utils.gssd.evaluation import evaluate_split, target_separation
 from gssd_utils.gssd.splitting import SplitConfig, split_and_relabel
 
 
@@ -124,3 +124,19 @@ def test_a_class_with_too_few_samples_is_refused():
     loglik = np.zeros((5, 3))
     with pytest.raises(ValueError, match="at least 2 samples"):
         detect_target_classes(loglik, np.array([0, 0, 1, 1, 2]), DetectionConfig())
+
+
+def test_target_separation_ranks_disruptive_poisons_by_their_missing_foreign_density():
+    loglik, y, _, poison = _setup("disruptive")
+    truth = PoisonTruth(poison, np.ones(len(poison), dtype=np.int64), target=0)
+    separation = target_separation(loglik, y, truth)
+    assert separation["n poisons in target"] == len(poison)
+    assert separation["AUROC max foreign density"] < 0.1  # far off every other class
+    assert separation["AUROC log ratio"] > 0.9
+
+
+def test_target_separation_needs_clean_and_poisoned_members():
+    loglik, y, _, _ = _setup("clean")
+    truth = PoisonTruth(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), target=0)
+    with pytest.raises(ValueError, match="needs both poisoned and clean"):
+        target_separation(loglik, y, truth)

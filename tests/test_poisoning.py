@@ -107,3 +107,12 @@ def test_save_keeps_ground_truth_out_of_the_data_file(tiny, tmp_path):
 def test_default_rates_follow_the_papers(tiny):
     assert PoisonConfig("badnets").resolved_rate() == 0.10
     assert PoisonConfig("chessboard").resolved_rate() == 0.02
+
+
+def test_every_attack_defaults_to_the_rate_its_paper_numbers_come_from():
+    from gssd_utils import paper_reference
+
+    assert {a: PoisonConfig(a).resolved_rate() for a in attack_names()} == paper_reference.PAPER_RATE
+    assert paper_reference.at_paper_rate(paper_reference.NO_DEFENSE, "lc", 0.025)[:2] == (94.9, 99.33)
+    assert paper_reference.at_paper_rate(paper_reference.NO_DEFENSE, "lc", 0.05) == (None, None, None)
+    assert paper_reference.at_paper_rate(paper_reference.GSSD_DEFENDED, "chessboard", 0.02) == (None, None)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from gssd_utils.attacks import PoisonTruth
-from gssd_utils.gssd.detection import ClassStatistics
+from gssd_utils.gssd.detection import ClassStatistics, max_foreign
 from gssd_utils.gssd.splitting import Split
 
 
@@ -37,3 +38,26 @@ def evaluate_split(split: Split, stats: ClassStatistics, truth: PoisonTruth, n_s
             float(hits[relabeled_poisons].mean()) if relabeled_poisons.any() else float("nan")
         )
     return report
+
+
+def target_separation(loglik: np.ndarray, labels: np.ndarray, truth: PoisonTruth) -> dict:
+    """How far the flows tell the target class's poisons from its clean members, whatever was detected.
+
+    Detection needs the poisons to stand out as a class-level statistic (foreign density for S_ND, a separate
+    low-v mode for S_D); splitting only needs them ranked. AUROCs near 0.5 mean the features do not see the
+    trigger at all; a high log-ratio AUROC with no detection means the split would work but the class test
+    did not fire. Each AUROC is for "poisons score higher"; below 0.5 they score lower.
+    """
+    in_target = labels == truth.target
+    poisoned = truth.is_poisoned(len(labels))[in_target]
+    if poisoned.all() or not poisoned.any():
+        raise ValueError(f"class {truth.target} holds {int(poisoned.sum())} poisons of {int(in_target.sum())} "
+                         "samples; separation needs both poisoned and clean members")
+    own = loglik[in_target, truth.target]
+    foreign, _ = max_foreign(loglik[in_target], labels[in_target])
+    return {
+        "n poisons in target": int(poisoned.sum()),
+        "AUROC own density": float(roc_auc_score(poisoned, own)),
+        "AUROC max foreign density": float(roc_auc_score(poisoned, foreign)),
+        "AUROC log ratio": float(roc_auc_score(poisoned, own - foreign)),
+    }
