@@ -90,6 +90,13 @@ def _cmd_bench(args: argparse.Namespace) -> None:
         print("wrote " + ", ".join(map(str, paths)), file=sys.stderr)
 
 
+def _cmd_recipes(args: argparse.Namespace) -> None:
+    from gssd_utils.recipe_search import recipe_curves
+
+    table = recipe_curves(args.recipes, args.out, args.rate, args.data_root)
+    print(table.to_string(index=False))
+
+
 def _cmd_defend(args: argparse.Namespace) -> None:
     profile = get_profile(args.profile)
     data, triggered = load_npz_dataset(args.data)
@@ -161,6 +168,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--batches", type=int, default=10, help="batches per measured epoch")
     bench.add_argument("--out", default=None, help="also write bench_<profile>.{csv,json} with provenance here")
     bench.set_defaults(func=_cmd_bench)
+
+    recipes = sub.add_parser("recipes", help="ACC and 1%% BadNets ASR against training minutes for candidate "
+                             "classifier recipes of the CPU tier (hours)")
+    recipes.add_argument("recipes", nargs="+", help="recipe names (gssd_utils/recipe_search.py)")
+    recipes.add_argument("--rate", type=float, default=0.01)
+    recipes.add_argument("--data-root", default=None)
+    recipes.add_argument("--out", default="results/quick/recipes")
+    recipes.set_defaults(func=_cmd_recipes)
 
     defend = sub.add_parser("defend", help="run GSSD on an npz data set (x_train, y_train, x_test, y_test)")
     defend.add_argument("--data", required=True, help="npz in the bring-your-own format, optionally x_test_triggered")

@@ -117,3 +117,59 @@ def test_smoke_no_defense_badnets_backdoor_works(digits):
     assert again["acc"] == measured["acc"] and again["asr"] == measured["asr"]
     assert again["train_loss"] == measured["train_loss"]
     assert again["train_time_s"] == measured["train_time_s"] > 0
+
+
+def test_reflect_crop_only_moves_pixels_of_the_image():
+    x = torch.randint(1, 256, (16, 32, 32, 3), generator=torch.Generator().manual_seed(2)).to(torch.uint8)
+    out = random_crop_flip(x, padding=2, generator=torch.Generator().manual_seed(0), mode="reflect")
+    assert out.shape == x.shape and (out > 0).all()  # no zero padding leaks in
+    same = random_crop_flip(x, padding=0, generator=torch.Generator().manual_seed(0), flip=False, mode="reflect")
+    assert torch.equal(same, x)
+
+
+def test_airnet_first_layer_whitens_image_patches():
+    from gssd_utils.models import AirNet
+
+    images = torch.randn(64, 3, 12, 12) @ torch.randn(12, 12) + 0.5  # correlated pixels
+    net = AirNet(width=4)
+    net.init_whitening(images)
+    responses = net.whiten(images) - net.whiten.bias.view(1, -1, 1, 1)
+    half = responses[:, :12].permute(0, 2, 3, 1).reshape(-1, 12)
+    covariance = half.T @ half / len(half)
+    assert torch.allclose(covariance, torch.eye(12), atol=0.05)
+    assert torch.equal(responses[:, 12:], -responses[:, :12])  # both signs of each filter
+    assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_triangle_schedule_rises_then_falls():
+    from gssd_utils.training.classifier import _lr_factor
+
+    factor = _lr_factor(TrainConfig(schedule="triangle", warmup=0.25), 100)
+    assert factor(0) == pytest.approx(0.2) and factor(25) == pytest.approx(1.0)
+    assert factor(100) == pytest.approx(0.07) and factor(10) < factor(25) > factor(60)
+
+
+def test_lookahead_run_resumes_exactly_and_ends_on_its_average(digits, tmp_path, monkeypatch):
+    from gssd_utils import atomic_io
+
+    x, y, config = _small(digits, epochs=2, lookahead=True, tta=True)
+    reference, _ = train_classifier(x, y, 10, config, progress=False)
+    ckpt = tmp_path / "la.pt"
+
+    def die_after_epoch_one(path, obj):
+        save_torch(path, obj)
+        if obj["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(atomic_io, "save_torch", die_after_epoch_one)
+    with pytest.raises(KeyboardInterrupt):
+        train_classifier(x, y, 10, config, checkpoint=ckpt, progress=False)
+    monkeypatch.undo()
+    resumed, _ = train_classifier(x, y, 10, config, checkpoint=ckpt, progress=False)
+    state = load_torch(ckpt)
+    assert state["lookahead"]["steps"] == 2 * 4  # 256 images, batch 64
+    for k, v in state["lookahead"]["ema"].items():  # the last step copies the average into the weights
+        assert torch.equal(v, state["model"][k])
+    for a, b in zip(reference.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.allclose(a.float(), b.float())
+    assert resumed.tta

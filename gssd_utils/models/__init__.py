@@ -1,15 +1,16 @@
-"""Networks: the CIFAR ResNet-18 of the paper (with a width multiplier) and a small CNN."""
+"""Networks: the CIFAR ResNet-18 of the paper (with a width multiplier), an airbench-style net and a small CNN."""
 
 from __future__ import annotations
 
 from torch import nn
 
+from gssd_utils.models.airnet import AirNet
 from gssd_utils.models.resnet import CifarResNet18
 from gssd_utils.models.small_cnn import SmallCNN
 
-ARCHITECTURES = {"resnet18": CifarResNet18, "small_cnn": SmallCNN}
+ARCHITECTURES = {"resnet18": CifarResNet18, "airnet": AirNet, "small_cnn": SmallCNN}
 
-__all__ = ["ARCHITECTURES", "CifarResNet18", "SmallCNN", "build_model"]
+__all__ = ["ARCHITECTURES", "AirNet", "CifarResNet18", "SmallCNN", "build_model"]
 
 
 def build_model(arch: str, num_classes: int, width: int) -> nn.Module:

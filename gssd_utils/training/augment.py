@@ -11,6 +11,7 @@ import torch
 # The official GSSD code normalises every data set with these CIFAR-10 statistics.
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2023, 0.1994, 0.2010)
+PAD_MODES = ("zeros", "reflect")
 
 
 def to_float(images_uint8: torch.Tensor) -> torch.Tensor:
@@ -25,18 +26,45 @@ def normalize(x: torch.Tensor) -> torch.Tensor:
     return (x - mean) / std
 
 
-def random_crop_flip(
-    images_uint8: torch.Tensor, padding: int = 4, generator: torch.Generator | None = None, flip: bool = True
-) -> torch.Tensor:
-    """RandomCrop(H, padding) with zero padding and (if ``flip``) a horizontal flip with p=0.5, on uint8 NHWC."""
+def _source_index(offset: torch.Tensor, size: int, padding: int, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per image and output position, the source pixel of a crop shifted by ``offset - padding``, and whether
+    that source lies inside the image (outside means a zero-padded pixel)."""
+    src = offset[:, None] - padding + torch.arange(size, device=offset.device)[None]
+    if mode == "reflect":
+        src = src.abs()
+        src = torch.where(src >= size, 2 * size - 2 - src, src)
+        return src, torch.ones_like(src, dtype=torch.bool)
+    inside = (src >= 0) & (src < size)
+    return src.clamp(0, size - 1), inside
+
+
+def crop_flip(images_uint8: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, mirrored: torch.Tensor,
+              padding: int, mode: str = "zeros") -> torch.Tensor:
+    """Shift each uint8 NHWC image by (dy, dx) - padding within a padded canvas and mirror where asked."""
     n, height, width, _ = images_uint8.shape
     device = images_uint8.device
-    padded = torch.nn.functional.pad(images_uint8, (0, 0, padding, padding, padding, padding))
-    dy = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(device)
-    dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(device)
-    mirrored = (torch.rand(n, generator=generator) < (0.5 if flip else 0.0)).to(device)
-    rows = dy[:, None] + torch.arange(height, device=device)[None]
-    cols = dx[:, None] + torch.arange(width, device=device)[None]
-    cols = torch.where(mirrored[:, None], cols.flip(1), cols)
+    rows, row_in = _source_index(dy.to(device), height, padding, mode)
+    cols, col_in = _source_index(dx.to(device), width, padding, mode)
+    mirrored = mirrored.to(device)
+    cols, col_in = torch.where(mirrored[:, None], cols.flip(1), cols), torch.where(mirrored[:, None],
+                                                                                   col_in.flip(1), col_in)
     batch = torch.arange(n, device=device)[:, None, None]
-    return padded[batch, rows[:, :, None], cols[:, None, :]]
+    out = images_uint8[batch, rows[:, :, None], cols[:, None, :]]
+    if mode == "zeros":
+        out = out * (row_in[:, :, None] & col_in[:, None, :])[..., None].to(out.dtype)
+    return out
+
+
+def random_crop_flip(
+    images_uint8: torch.Tensor, padding: int = 4, generator: torch.Generator | None = None, flip: bool = True,
+    mode: str = "zeros", mirrored: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """RandomCrop(H, padding) and (if ``flip``) a horizontal flip with p=0.5, on uint8 NHWC.
+
+    ``mode`` pads with zeros or reflects; ``mirrored`` fixes which images are flipped instead of drawing it.
+    """
+    n = len(images_uint8)
+    dy = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
+    dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
+    drawn = torch.rand(n, generator=generator) < (0.5 if flip else 0.0)
+    return crop_flip(images_uint8, dy, dx, drawn if mirrored is None else mirrored, padding, mode)
