@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from gssd_utils.provenance import Provenance, caption
 def start(profile: str, data_root: str | Path | None = None) -> tuple[Profile, ImageDataset, Provenance]:
     """The profile's settings, its data, and a provenance record that the notebook's timings go into."""
     settings = get_profile(profile)
-    provenance = Provenance(profile=settings.name, data={}, command=" ".join(sys.argv))
+    provenance = Provenance(profile=settings.name, data={})
     with provenance.timed("load data"):
         data = load_profile_data(settings, data_root)
     provenance.data = data_identity(data)

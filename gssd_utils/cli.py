@@ -78,8 +78,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
 
 def _cmd_bench(args: argparse.Namespace) -> None:
     profile = get_profile(args.profile)
-    provenance = Provenance(profile=profile.name, data={"name": "random images of the profile's shapes"},
-                            command=" ".join(sys.argv))
+    provenance = Provenance(profile=profile.name, data={"name": "random images of the profile's shapes"})
     with provenance.timed("benchmark"):
         table = run_benchmark(profile, batches=args.batches)
     print(f"{table.attrs['device']}; torch {torch.__version__}; commit {git_commit()[:12]}")
@@ -102,7 +101,7 @@ def _cmd_defend(args: argparse.Namespace) -> None:
     data, triggered = load_npz_dataset(args.data)
     truth = load_truth(args.truth) if args.truth else None
     config = profile.gssd() if args.seed is None else profile.gssd().with_seed(args.seed)
-    provenance = Provenance(profile=profile.name, data=data.info, command=" ".join(sys.argv))
+    provenance = Provenance(profile=profile.name, data=data.info)
     with provenance.timed("total"):
         result = run_gssd(data.x_train, data.y_train, data.num_classes, config, train=args.train)
     out = Path(args.out)

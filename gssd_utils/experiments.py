@@ -7,7 +7,6 @@ so the notebooks that show SimCLR, the flows, detection and splitting all reuse 
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -90,7 +89,7 @@ def run_gssd_table(profile: Profile, attacks: Sequence[str], rate: float | None 
 
     Returns the table, its provenance and per-attack details (the defense's report plus the evaluation).
     """
-    provenance = Provenance(profile=profile.name, data={}, command=" ".join(sys.argv))
+    provenance = Provenance(profile=profile.name, data={})
     with provenance.timed("load data"):
         data = load_profile_data(profile)
     provenance.data = data_identity(data)

@@ -6,7 +6,6 @@ the chosen scale. Trained models are cached by config, so the book re-uses them 
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -68,7 +67,7 @@ def run_no_defense(
     Several ``rates`` measure how much poison an attack needs before its backdoor takes at this scale; a rate of
     None is the attack's own (the paper's). Paper numbers only appear on rows at the paper's rate.
     """
-    provenance = Provenance(profile=profile.name, data={}, command=" ".join(sys.argv))
+    provenance = Provenance(profile=profile.name, data={})
     with provenance.timed("load data"):
         data = load_profile_data(profile, data_root)
     provenance.data = data_identity(data)

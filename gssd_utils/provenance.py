@@ -6,8 +6,10 @@ from the paper's and a smoke-profile number from a quick-profile one.
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +40,26 @@ def git_commit() -> str:
     return f"{commit}-dirty" if dirty else commit
 
 
+def _portable(arg: str) -> str:
+    """An argument as it may be committed: paths inside the repository relative to it, other absolute paths
+    reduced to their last component, so no result file carries one machine's folder layout."""
+    if not os.path.isabs(arg):
+        return arg
+    path = Path(arg).resolve()
+    try:
+        return str(path.relative_to(_REPO_ROOT))
+    except ValueError:
+        return f".../{path.name}"
+
+
+def invocation(argv: list[str] | None = None) -> str:
+    """The command line that is running, program by name and paths made portable (see ``_portable``)."""
+    argv = sys.argv if argv is None else argv
+    if not argv:
+        return ""
+    return " ".join([Path(argv[0]).name, *(_portable(a) for a in argv[1:])])
+
+
 def device_description(device: torch.device | str | None = None) -> str:
     device = torch.device(device) if device is not None else default_device()
     if device.type == "cuda":
@@ -63,7 +85,7 @@ class Provenance:
 
     profile: str
     data: dict
-    command: str = ""
+    command: str = field(default_factory=invocation)
     commit: str = field(default_factory=git_commit)
     device: str = field(default_factory=device_description)
     torch_version: str = torch.__version__

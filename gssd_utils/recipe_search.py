@@ -8,7 +8,6 @@ the results file is rewritten after each point, so an interrupted search keeps w
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -77,8 +76,7 @@ def recipe_curves(names: Sequence[str], out: str | Path, rate: float = 0.01, dat
     unknown = sorted(set(names) - set(RECIPES))
     if unknown:
         raise ValueError(f"unknown recipe {', '.join(unknown)}; choose from {', '.join(RECIPES)}")
-    provenance = Provenance(profile="quick", data=data_identity(load_dataset("cifar10", data_root)),
-                            command=" ".join(sys.argv))
+    provenance = Provenance(profile="quick", data=data_identity(load_dataset("cifar10", data_root)))
     provenance.data["test images"] = test_size or "all"
     rows = []
     for name in names:

@@ -121,3 +121,11 @@ def test_defend_end_to_end_writes_every_artifact_and_reuses_the_cache(tmp_path):
     np.testing.assert_array_equal(load_npz(tmp_path / "second" / "split.npz")["clean_indices"],
                                   split["clean_indices"])
     assert again["acc"] == report["acc"]
+
+
+def test_recorded_commands_carry_no_machine_paths():
+    from gssd_utils.provenance import _REPO_ROOT, invocation
+
+    command = invocation([str(_REPO_ROOT / ".venv/bin/gssd"), "defend", "--out", str(_REPO_ROOT / "runs/a"),
+                          "--data", "/home/someone/secret/data.npz", "--profile", "quick"])
+    assert command == "gssd defend --out runs/a --data .../data.npz --profile quick"
