@@ -10,7 +10,7 @@ PARAMS ?=
 EXECUTED := _build/executed/$(PROFILE)
 LIBRARY := $(shell find gssd_utils -name '*.py' 2>/dev/null)
 
-.PHONY: install test lint book html notebook bench clean FORCE
+.PHONY: install test lint book html notebook reference bench clean FORCE
 .PRECIOUS: $(EXECUTED)/%.ipynb
 
 install: $(VENV)/.installed
@@ -28,9 +28,11 @@ test: lint
 	$(BIN)/python -m pytest
 
 # Papermill writes to a temporary file and only a successful run replaces the executed notebook, so a
-# failing notebook stops the build (papermill names the cell) and never overwrites good output.
+# failing notebook stops the build (papermill names the cell) and never overwrites good output. Results go to
+# _build/results/$(PROFILE): building the book never changes a tracked file.
 $(EXECUTED)/%.ipynb: notebooks/%.ipynb $(LIBRARY) $(VENV)/.installed
 	@mkdir -p $(@D)
+	@echo "== notebook $* at profile $(PROFILE)"
 	$(BIN)/papermill $< $(@D)/partial-$(@F) -k gssd --cwd $(CURDIR) --execution-timeout $(NB_TIMEOUT) \
 		--log-output --no-progress-bar -p profile $(PROFILE) $(PARAMS) \
 		|| { echo "notebook $< failed at profile $(PROFILE); see the cell named above" >&2; exit 1; }
@@ -52,6 +54,17 @@ notebook: install
 	rm -f $(EXECUTED)/$(NB).ipynb
 	$(MAKE) book/$(NB).ipynb PARAMS='$(PARAMS)'
 	$(MAKE) html
+
+# Refresh the committed reference results of a profile: build its book from a clean checkout of the sources,
+# then copy what the build wrote to results/$(PROFILE). Review and commit them yourself.
+reference: install
+	@git diff --quiet HEAD -- gssd_utils notebooks pyproject.toml constraints.txt Makefile || { echo \
+		"make reference: commit the source changes first, so the results name the code that produced them" >&2; \
+		exit 2; }
+	$(MAKE) book PROFILE=$(PROFILE)
+	mkdir -p results/$(PROFILE)
+	cp -r _build/results/$(PROFILE)/. results/$(PROFILE)/
+	@echo "refreshed results/$(PROFILE) from _build/results/$(PROFILE); review with git diff and commit"
 
 # Per-stage throughput on this machine (SimCLR and classifier img/s, flow steps/s, UMAP time).
 bench: install

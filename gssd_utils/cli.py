@@ -1,30 +1,53 @@
-"""The ``gssd`` command line: list attacks, write a poisoned data set, run the no-defense baseline, evaluate
-GSSD on the book's attacks, defend a user's own data set."""
+"""The ``gssd`` command line: list attacks and defenses, write a poisoned data set, run the book's experiments,
+defend a user's own data set.
+
+Every input is checked before the first expensive step. An expected failure is one line naming the problem and
+the fix, with exit code 2 for bad input, 1 for a failure while running and 130 for Ctrl-C; ``--debug`` adds the
+traceback. Only the standard library is imported here, so ``gssd --help`` and ``gssd attacks`` answer at once.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import traceback
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
-import torch
+BAD_INPUT, FAILED, INTERRUPTED = 2, 1, 130
+PROFILES = ("smoke", "quick", "paper", "paper-dryrun")  # checked against gssd_utils.profiles by the tests
 
-from gssd_utils.atomic_io import save_json, save_npz
-from gssd_utils.attacks import attack_names, get_attack_class, load_truth, poison_dataset
-from gssd_utils.bench import run_benchmark
-from gssd_utils.data import load_npz_dataset
-from gssd_utils.experiments import run_gssd_table
-from gssd_utils.gssd.evaluation import evaluate_split
-from gssd_utils.gssd.pipeline import run_gssd
-from gssd_utils.gssd.report import defense_report
-from gssd_utils.no_defense import load_profile_data, run_no_defense
-from gssd_utils.profiles import PROFILE_NAMES, get_profile
-from gssd_utils.provenance import Provenance, git_commit
-from gssd_utils.results_io import write_results
-from gssd_utils.training import accuracy, attack_success_rate
+
+class RunFailure(RuntimeError):
+    """A failure while running (not the input's fault); the message says what was kept and what to do."""
+
+
+# ---- shared checks ----------------------------------------------------------------------------------------
+
+
+def _profile(args: argparse.Namespace):
+    from gssd_utils.profiles import apply_settings, get_profile
+
+    return apply_settings(get_profile(args.profile), args.set).with_train_seed(args.train_seed)
+
+
+def _output_folder(path: str, option: str = "--out") -> Path:
+    """``path`` as a writable folder (created if missing), or a clear error naming ``option``."""
+    out = Path(path)
+    for part in (out, *out.parents):
+        if part.exists() and not part.is_dir():
+            raise NotADirectoryError(f"{option} {path}: {part} is a file, not a folder. Fix: choose a folder for "
+                                     f"{option} (it is created when missing)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PermissionError(f"{option} {path}: cannot create it ({exc.strerror}). Fix: choose a folder you can "
+                              "write") from exc
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise PermissionError(f"{option} {path}: not writable. Fix: choose a folder you can write")
+    return out
 
 
 def _attack_params(pairs: Sequence[str]) -> dict:
@@ -32,7 +55,7 @@ def _attack_params(pairs: Sequence[str]) -> dict:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep:
-            raise SystemExit(f"--param expects NAME=VALUE, got {pair!r}")
+            raise ValueError(f"--param expects NAME=VALUE, got {pair!r}")
         try:
             params[name] = json.loads(value)
         except json.JSONDecodeError:
@@ -40,158 +63,271 @@ def _attack_params(pairs: Sequence[str]) -> dict:
     return params
 
 
+def _print_table(table, paths: Sequence[Path]) -> None:
+    print(table.to_string(index=False))
+    print("wrote " + ", ".join(map(str, paths)), file=sys.stderr)
+
+
+# ---- commands -------------------------------------------------------------------------------------------------
+
+
 def _cmd_attacks(_: argparse.Namespace) -> None:
+    from gssd_utils.attacks import attack_names, get_attack_class
+
     for name in attack_names():
         cls = get_attack_class(name)
         print(f"{name:12s} default rate {cls.default_rate:>5.1%}  {cls.summary}")
 
 
+def _cmd_defenses(_: argparse.Namespace) -> None:
+    from gssd_utils.defenses.registry import DEFENSES
+
+    for name, cls in DEFENSES.items():
+        clean = " (needs clean data)" if cls.uses_clean_data else ""
+        print(f"{name:9s} {cls.summary}{clean}")
+
+
 def _cmd_poison(args: argparse.Namespace) -> None:
-    profile = get_profile(args.profile)
-    data = load_profile_data(profile, args.data_root)
-    base = profile.poison_config(args.attack, args.rate, args.target, args.seed)
+    from dataclasses import replace
+
+    from gssd_utils.attacks import make_config, poison_dataset
+
+    profile = _profile(args)
+    out = _output_folder(args.out)
+    base = profile.poison_config(args.attack, args.rate, args.target, args.poison_seed)
     config = replace(base, rate_base=args.rate_base, params={**base.params, **_attack_params(args.param)})
-    out = poison_dataset(data, config).save(args.out)
+    make_config(config.attack, config.params)  # refuses unknown attacks and parameters before loading the data
+    poison_dataset(profile.load_data(args.data_root), config).save(out)
     print(f"wrote {out}/data.npz (poisoned set), truth.npz (ground truth, for evaluation only), "
           "trigger.npz and attack.json", file=sys.stderr)
 
 
+def _experiment_runs(args: argparse.Namespace, profile, rates: Sequence[float | None]):
+    """The runs a results command computes, checked before any of them starts."""
+    from gssd_utils.attacks import get_attack_class
+    from gssd_utils.cache import check_cache_root
+    from gssd_utils.experiments.runs import AttackRun
+    from gssd_utils.provenance import Provenance
+
+    attacks = args.attacks or list(profile.attacks)
+    for attack in attacks:
+        get_attack_class(attack)
+    check_cache_root()
+    out = _output_folder(args.out) if args.out else None
+    provenance = Provenance(profile=profile.name, data={})
+    with provenance.timed("load data"):
+        data = profile.load_data(args.data_root)
+    runs = []
+    for rate in rates:
+        for attack in attacks:
+            with provenance.timed(f"{attack} @ {rate}: poison"):
+                runs.append(AttackRun(profile, attack, rate, args.target, args.poison_seed, data))
+    provenance.data = runs[0].clean.identity()
+    return runs, provenance, out
+
+
+def _results_folder(out: Path | None, profile) -> Path:
+    from gssd_utils.results_io import build_dir
+
+    return out or build_dir(profile.name)
+
+
 def _cmd_no_defense(args: argparse.Namespace) -> None:
-    profile = get_profile(args.profile)
+    import pandas as pd
+
+    from gssd_utils.experiments.tables import no_defense_row
+    from gssd_utils.results_io import write_results
+
     if args.rates and args.rate is not None:
-        raise SystemExit("gssd no-defense: give either --rate or --rates, not both")
-    table, provenance = run_no_defense(profile, args.attacks or profile.attacks, args.rates or [args.rate],
-                                       args.target, args.seed, args.data_root)
-    paths = write_results(table, provenance, args.out or f"results/{profile.name}", "no_defense")
-    print(table.to_string(index=False))
-    print("wrote " + ", ".join(map(str, paths)), file=sys.stderr)
+        raise ValueError("give either --rate or --rates, not both")
+    profile = _profile(args)
+    runs, provenance, out = _experiment_runs(args, profile, args.rates or [args.rate])
+    with provenance.timed("no defense"):
+        table = pd.DataFrame([no_defense_row(run) for run in runs])
+    _print_table(table, write_results(table, provenance, _results_folder(out, profile), "no_defense",
+                                      settings=profile.describe()))
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
-    profile = get_profile(args.profile)
-    table, provenance, details = run_gssd_table(profile, args.attacks or profile.attacks, args.rate, args.target,
-                                                args.seed)
-    paths = write_results(table, provenance, args.out or f"results/{profile.name}", "gssd", details)
-    print(table.to_string(index=False))
-    print("wrote " + ", ".join(map(str, paths)), file=sys.stderr)
+    import pandas as pd
+
+    from gssd_utils.experiments.tables import gssd_details, gssd_row
+    from gssd_utils.results_io import write_results
+
+    profile = _profile(args)
+    runs, provenance, out = _experiment_runs(args, profile, [args.rate])
+    with provenance.timed("gssd and no defense"):
+        table = pd.DataFrame([gssd_row(run) for run in runs])
+    details = {run.attack: gssd_details(run) for run in runs}
+    _print_table(table, write_results(table, provenance, _results_folder(out, profile), "gssd", details,
+                                      settings=profile.describe()))
+
+
+def _cmd_compare(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from gssd_utils.defenses.registry import build_defense, get_defense_class
+    from gssd_utils.experiments.tables import TABLE1_DEFENSES, comparison_table
+    from gssd_utils.results_io import write_results
+
+    profile = _profile(args)
+    defenses = args.defenses or list(TABLE1_DEFENSES)
+    for name in defenses:
+        get_defense_class(name)
+    runs, provenance, out = _experiment_runs(args, profile, [args.rate])
+    for run in runs:  # every (attack, defense) checked before the first one trains
+        for name in defenses:
+            build_defense(name, profile.defense_config(name), profile.classifier).check(run.defense_input(name))
+    tables = []
+    for run in runs:
+        with provenance.timed(f"{run.attack}: {len(defenses)} defenses"):
+            tables.append(comparison_table([run], defenses))
+        table = pd.concat(tables, ignore_index=True)
+        paths = write_results(table, provenance, _results_folder(out, profile), args.name,
+                              {r.attack: {d: r.result(d).details for d in defenses} for r in runs[:len(tables)]},
+                              settings=profile.describe())
+    _print_table(table, paths)
 
 
 def _cmd_bench(args: argparse.Namespace) -> None:
-    profile = get_profile(args.profile)
+    from gssd_utils.experiments.bench import run_benchmark
+    from gssd_utils.provenance import Provenance
+    from gssd_utils.results_io import write_results
+
+    profile = _profile(args)
     provenance = Provenance(profile=profile.name, data={"name": "random images of the profile's shapes"})
     with provenance.timed("benchmark"):
         table = run_benchmark(profile, batches=args.batches)
-    print(f"{table.attrs['device']}; torch {torch.__version__}; commit {git_commit()[:12]}")
-    print(table.attrs["profile"])
+    print(f"{provenance.device}; torch {provenance.torch_version}; commit {provenance.commit[:12]}")
+    print(profile.describe())
     print(table.to_string(index=False))
     if args.out:
-        paths = write_results(table, provenance, args.out, f"bench_{profile.name}")
+        paths = write_results(table, provenance, _output_folder(args.out), f"bench_{profile.name}",
+                              settings=profile.describe())
         print("wrote " + ", ".join(map(str, paths)), file=sys.stderr)
 
 
 def _cmd_recipes(args: argparse.Namespace) -> None:
-    from gssd_utils.recipe_search import recipe_curves
+    from gssd_utils.experiments.recipes import recipe_curves
 
-    table = recipe_curves(args.recipes, args.out, args.rate, args.data_root)
+    table = recipe_curves(args.recipes, _output_folder(args.out), args.rate, args.data_root)
     print(table.to_string(index=False))
 
 
 def _cmd_defend(args: argparse.Namespace) -> None:
-    profile = get_profile(args.profile)
-    data, triggered = load_npz_dataset(args.data)
-    truth = load_truth(args.truth) if args.truth else None
-    config = profile.gssd() if args.seed is None else profile.gssd().with_seed(args.seed)
-    provenance = Provenance(profile=profile.name, data=data.info)
-    with provenance.timed("total"):
-        result = run_gssd(data.x_train, data.y_train, data.num_classes, config, train=args.train)
-    out = Path(args.out)
-    split = result.split
-    save_npz(out / "split.npz", {
-        "clean_indices": split.clean_indices, "suspect_indices": split.suspect_indices,
-        "uncertain_indices": split.uncertain_indices, "relabeled_indices": split.relabeled_indices,
-        "relabels": split.relabels,
-    })
-    save_npz(out / "scores.npz", {"sigma": split.scores, "log_ratio": split.log_ratio, "loglik": result.loglik})
-    report = defense_report(result, data.y_train)
-    report["provenance"] = provenance.as_dict()
-    if truth is not None:
-        report["evaluation"] = evaluate_split(split, result.stats, truth, len(data.y_train))
-    if args.train:
-        model = result.final_model
-        report["acc"] = accuracy(model, data.x_test, data.y_test)
-        target = args.target if args.target is not None else (truth.target if truth and truth.target >= 0 else None)
-        if triggered is not None and target is not None:
-            report["asr"] = attack_success_rate(model, triggered, target)
-        elif triggered is not None:
-            report["asr"] = "not computed: pass --target or a --truth file holding 'target'"
-    save_json(out / "report.json", report)
-    print(json.dumps({k: report[k] for k in ("flagged_classes", "kind", "split_sizes")}, indent=1))
-    print(f"wrote {out}/split.npz, scores.npz and report.json", file=sys.stderr)
+    from gssd_utils.own_data import defend
+
+    defend(args, _profile(args), _output_folder(args.out))
+
+
+# ---- the parser ---------------------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gssd", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="gssd", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("attacks", help="list the registered attacks").set_defaults(func=_cmd_attacks)
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", help="show the traceback of a failure")
 
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--profile", choices=PROFILE_NAMES, default="quick")
-    common.add_argument("--data-root", default=None, help="folder holding cifar-10-batches-py/ (default $GSSD_DATA)")
-    common.add_argument("--rate", type=float, default=None, help="poisoning rate (default: the attack's)")
-    common.add_argument("--target", type=int, default=0)
-    common.add_argument("--seed", type=int, default=0)
+    settings = argparse.ArgumentParser(add_help=False, parents=[debug])
+    settings.add_argument("--profile", choices=PROFILES, default="quick", help="scale of every default (quick)")
+    settings.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                          help="change any setting of the profile, e.g. --set simclr.batch_size=128 --set "
+                               "flows.lr=1e-4 --set classifier.epochs=3 --set defenses.nad.epochs=5 (repeatable)")
+    settings.add_argument("--train-seed", type=int, default=0, help="shifts the seed of every model trained (0)")
 
-    poison = sub.add_parser("poison", parents=[common], help="write a poisoned data set as npz files")
+    experiment = argparse.ArgumentParser(add_help=False, parents=[settings])
+    experiment.add_argument("--data-root", default=None, help="folder holding cifar-10-batches-py/ "
+                            "(default $GSSD_DATA, else ./data)")
+    experiment.add_argument("--rate", type=float, default=None, help="poisoning rate (default: the attack's)")
+    experiment.add_argument("--target", type=int, default=0)
+    experiment.add_argument("--poison-seed", type=int, default=0, help="picks the poisoned images and the trigger")
+
+    sub.add_parser("attacks", help="list the registered attacks", parents=[debug]).set_defaults(func=_cmd_attacks)
+    sub.add_parser("defenses", help="list the registered defenses",
+                   parents=[debug]).set_defaults(func=_cmd_defenses)
+
+    poison = sub.add_parser("poison", parents=[experiment], help="write a poisoned data set as npz files")
     poison.add_argument("--attack", required=True)
     poison.add_argument("--rate-base", choices=("all", "non_target"), default="all")
     poison.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="attack parameter")
     poison.add_argument("--out", required=True)
     poison.set_defaults(func=_cmd_poison)
 
-    baseline = sub.add_parser("no-defense", parents=[common], help="ACC/ASR of a classifier trained on poison")
+    results = "results folder (default _build/results/<profile>; results/<profile> refreshes the committed ones)"
+    baseline = sub.add_parser("no-defense", parents=[experiment], help="ACC/ASR of a classifier trained on poison")
     baseline.add_argument("--attacks", nargs="*", default=None)
     baseline.add_argument("--rates", nargs="+", type=float, default=None, metavar="RATE",
                           help="several poisoning rates, to find where each attack starts to work at this profile")
-    baseline.add_argument("--out", default=None, help="results folder (default results/<profile>)")
+    baseline.add_argument("--out", default=None, help=results)
     baseline.set_defaults(func=_cmd_no_defense)
 
-    evaluate = sub.add_parser("evaluate", parents=[common], help="poison with each attack, defend with GSSD, measure "
-                              "against the ground truth and the no-defense baseline (the book's Table 1)")
+    evaluate = sub.add_parser("evaluate", parents=[experiment], help="poison with each attack, defend with GSSD, "
+                              "measure against the ground truth and the no-defense baseline (the book's Table 1)")
     evaluate.add_argument("--attacks", nargs="*", default=None)
-    evaluate.add_argument("--out", default=None, help="results folder (default results/<profile>)")
+    evaluate.add_argument("--out", default=None, help=results)
     evaluate.set_defaults(func=_cmd_evaluate)
 
-    bench = sub.add_parser("bench", help="per-stage throughput on this device (a benchmark, not a test)")
-    bench.add_argument("--profile", choices=PROFILE_NAMES, default="quick")
+    compare = sub.add_parser("compare", parents=[experiment], help="Table 1: several defenses on several attacks, "
+                             "ours beside the paper's (written after each attack, so a long run keeps its results)")
+    compare.add_argument("--attacks", nargs="*", default=None)
+    compare.add_argument("--defenses", nargs="*", default=None, help="registered defenses (default: all of Table 1)")
+    compare.add_argument("--name", default="comparison", help="results file name (comparison)")
+    compare.add_argument("--out", default=None, help=results)
+    compare.set_defaults(func=_cmd_compare)
+
+    bench = sub.add_parser("bench", parents=[settings], help="per-stage throughput on this device (a benchmark)")
     bench.add_argument("--batches", type=int, default=10, help="batches per measured epoch")
     bench.add_argument("--out", default=None, help="also write bench_<profile>.{csv,json} with provenance here")
     bench.set_defaults(func=_cmd_bench)
 
-    recipes = sub.add_parser("recipes", help="ACC and 1%% BadNets ASR against training minutes for candidate "
-                             "classifier recipes of the CPU tier (hours)")
-    recipes.add_argument("recipes", nargs="+", help="recipe names (gssd_utils/recipe_search.py)")
+    recipes = sub.add_parser("recipes", parents=[debug], help="ACC and 1%% BadNets ASR against training minutes "
+                             "for candidate classifier recipes of the CPU tier (hours)")
+    recipes.add_argument("recipes", nargs="+", help="recipe names (gssd_utils/experiments/recipes.py)")
     recipes.add_argument("--rate", type=float, default=0.01)
     recipes.add_argument("--data-root", default=None)
     recipes.add_argument("--out", default="results/quick/recipes")
     recipes.set_defaults(func=_cmd_recipes)
 
-    defend = sub.add_parser("defend", help="run GSSD on an npz data set (x_train, y_train, x_test, y_test)")
-    defend.add_argument("--data", required=True, help="npz in the bring-your-own format, optionally x_test_triggered")
-    defend.add_argument("--profile", choices=PROFILE_NAMES, default="quick")
-    defend.add_argument("--out", required=True)
-    defend.add_argument("--seed", type=int, default=None, help="seed for SimCLR, flows and retraining")
+    defend = sub.add_parser("defend", parents=[settings], help="run a defense on an npz data set (x_train, "
+                            "y_train, x_test, y_test; optionally x_test_triggered, x_clean, y_clean)")
+    defend.add_argument("--data", required=True, help="npz in the bring-your-own format (see the README)")
+    defend.add_argument("--defense", default="gssd", help="a registered defense (gssd defenses lists them)")
+    defend.add_argument("--out", required=True, help="folder for the outputs (created when missing)")
     defend.add_argument("--truth", default=None, help="npz with poison_indices (+ original_labels, target), "
                         "for evaluation only; the defense never reads it")
+    defend.add_argument("--clean", default=None, help="npz with x_clean, y_clean: the clean reserve for NAD and ASD "
+                        "(instead of those arrays in --data)")
     defend.add_argument("--target", type=int, default=None, help="target class, for the ASR")
-    defend.add_argument("--train", action="store_true", help="retrain and fine-tune the classifier, report ACC/ASR")
+    defend.add_argument("--train", action="store_true", help="train the final classifier, save it and report "
+                        "ACC/ASR (GSSD, kNN and energy stop after the cleansing without it)")
     defend.set_defaults(func=_cmd_defend)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    code = 0
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError, FloatingPointError) as exc:
-        raise SystemExit(f"gssd: error: {exc}") from exc
+    except KeyboardInterrupt:
+        print("gssd: interrupted. Finished stages are cached: the same command resumes where it stopped.",
+              file=sys.stderr)
+        code = INTERRUPTED
+    except (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
+        code = _report(args, exc, BAD_INPUT)
+    except (RunFailure, FloatingPointError, MemoryError, OSError) as exc:
+        code = _report(args, exc, FAILED)
+    if code:
+        raise SystemExit(code)
+
+
+def _report(args: argparse.Namespace, exc: BaseException, code: int) -> int:
+    if args.debug:
+        traceback.print_exception(exc)
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, MemoryError):
+        message = "out of memory. Fix: lower the batch sizes (--set simclr.batch_size=..., classifier.batch_size=...)"
+    print(f"gssd: error: {message}", file=sys.stderr)
+    return code

@@ -1,23 +1,36 @@
 """Scale profiles: the one place that sets every pipeline default.
 
 - ``smoke``: the embedded digits, tiny models; seconds to minutes. Used by tests and CI.
-- ``quick``: real CIFAR-10, subset and narrow network sized for a 2-core CPU in about an hour.
+- ``quick``: real CIFAR-10, sized for a 2-core CPU.
 - ``paper``: the paper's settings (official-code values where the text is silent), for a GPU.
+- ``paper-dryrun``: the paper profile's networks and code paths on a few hundred images for an epoch each, so
+  every notebook's paper-scale code runs (in CI) before anyone spends GPU hours on it.
+
+Seeds: ``poison_seed`` picks the poisoned images and the trigger; ``train_seed`` shifts the seed of every model
+trained on them (``Profile.with_train_seed``). Any setting can be changed by name (``apply_settings``), as the
+command line's ``--set simclr.epochs=50`` does. This module stays free of torch, so the command line starts fast.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from gssd_utils.attacks import PoisonConfig
-from gssd_utils.gssd.flows import FlowConfig
-from gssd_utils.gssd.pipeline import GSSDConfig
-from gssd_utils.gssd.simclr import SimCLRConfig
-from gssd_utils.training.classifier import TrainConfig
+from gssd_utils.defenses.configs import DEFENSE_CONFIGS, default_defense_configs
+from gssd_utils.gssd.config import FlowConfig, GSSDConfig
+from gssd_utils.gssd.detection import DetectionConfig
+from gssd_utils.gssd.splitting import SplitConfig
+from gssd_utils.training.config import SimCLRConfig, TrainConfig
 
-PROFILE_NAMES = ("smoke", "quick", "paper")
+if TYPE_CHECKING:
+    from gssd_utils.data import ImageDataset
+
+PROFILE_NAMES = ("smoke", "quick", "paper", "paper-dryrun")
 
 
 @dataclass(frozen=True)
@@ -26,9 +39,15 @@ class Profile:
     dataset: str
     n_train: int | None  # None: the whole training set
     n_test: int | None
-    classifier: TrainConfig
+    classifier: TrainConfig  # the one recipe: no defense, GSSD's retraining and every baseline train with it
     simclr: SimCLRConfig
     flows: FlowConfig
+    detection: DetectionConfig = field(default_factory=DetectionConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    finetune_epochs: int = 2  # official code: 2 epochs of SGD at lr 1e-4 on the relabeled suspects
+    finetune_lr: float = 1e-4
+    defenses: Mapping[str, Any] = field(default_factory=dict)  # the baselines' settings at this scale
+    clean_reserve: float = 0.0  # share of the training set kept clean, before poisoning, for NAD and ASD
     attacks: tuple[str, ...] = ("badnets", "blend", "wanet", "chessboard")
     subset_seed: int = 0
     # Table 2 (poisoning rates) re-runs the whole defense per rate; the CPU profiles run a subset of the grid.
@@ -36,34 +55,88 @@ class Profile:
     rates: tuple[float, ...] = (0.01, 0.05, 0.1, 0.15, 0.2)
     # what learned attacks build at this scale (LC's surrogate, ISSBA's encoder); the attack's defaults otherwise
     attack_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    train_seed: int = 0
 
-    def poison_config(self, attack: str, rate: float | None = None, target: int = 0, seed: int = 0) -> PoisonConfig:
+    def poison_config(self, attack: str, rate: float | None = None, target: int = 0,
+                      poison_seed: int = 0) -> PoisonConfig:
         """How this profile poisons with ``attack``: the attack's rate unless given, its params at this scale."""
-        return PoisonConfig(attack=attack, rate=rate, target=target, seed=seed,
+        return PoisonConfig(attack=attack, rate=rate, target=target, seed=poison_seed,
                             params=dict(self.attack_params.get(attack, {})))
 
     def gssd(self) -> GSSDConfig:
         """The defense at this profile; the retraining recipe is the no-defense classifier's, for a fair comparison."""
-        return GSSDConfig(simclr=self.simclr, flows=self.flows, retrain=self.classifier)
+        return GSSDConfig(simclr=self.simclr, flows=self.flows, retrain=self.classifier, detection=self.detection,
+                          split=self.split, finetune_epochs=self.finetune_epochs, finetune_lr=self.finetune_lr)
+
+    def defense_config(self, name: str) -> Any:
+        """The settings of defense ``name`` at this profile (GSSD's from the fields above)."""
+        if name == "gssd":
+            return self.gssd()
+        if name not in DEFENSE_CONFIGS:
+            raise ValueError(f"unknown defense {name!r}; valid choices: gssd, {', '.join(DEFENSE_CONFIGS)}")
+        return self.defenses.get(name) or default_defense_configs(self.simclr)[name]
+
+    def with_train_seed(self, train_seed: int) -> Profile:
+        """Every model trained at this profile seeded ``train_seed`` further on; 0 leaves the profile as it is."""
+        if train_seed == self.train_seed:
+            return self
+        shift = train_seed - self.train_seed
+        simclr = replace(self.simclr, seed=self.simclr.seed + shift)
+        return replace(self, classifier=replace(self.classifier, seed=self.classifier.seed + shift),
+                       simclr=simclr, flows=replace(self.flows, seed=self.flows.seed + shift),
+                       defenses={k: _reseed(v, shift, simclr) for k, v in self.defenses.items()},
+                       train_seed=train_seed)
+
+    def load_data(self, data_root: str | Path | None = None) -> ImageDataset:
+        """This profile's data set and subset (``data_root``: where CIFAR-10 lies; default ``$GSSD_DATA``)."""
+        from gssd_utils.data import load_dataset
+
+        return load_dataset(self.dataset, data_root).subset(self.n_train, self.n_test, self.subset_seed)
 
     def describe(self) -> str:
         c, s = self.classifier, self.simclr
         size = "all" if self.n_train is None else f"{self.n_train:,}"
         test = "all" if self.n_test is None else f"{self.n_test:,}"
-        return (f"profile '{self.name}': {self.dataset}, {size} train / {test} test images; classifier "
+        reserve = f"; clean reserve {self.clean_reserve:.0%} of the training set" if self.clean_reserve else ""
+        return (f"profile '{self.name}': {self.dataset}, {size} train / {test} test images{reserve}; classifier "
                 f"{c.arch} width {c.width}, {c.epochs} epochs, batch {c.batch_size}, lr {c.lr}, {c.schedule}; SimCLR "
                 f"{s.arch} width {s.width}, {s.epochs} epochs, batch {s.batch_size}; flows {self.flows.epochs} "
-                f"epochs, batch {self.flows.batch_size}")
+                f"epochs, batch {self.flows.batch_size}; seeds: train {self.train_seed}")
 
+
+def _reseed(config: Any, shift: int, simclr: SimCLRConfig) -> Any:
+    """A defense's config with its own seed shifted and its SimCLR recipe the profile's new one."""
+    changes: dict[str, Any] = {}
+    names = {f.name for f in dataclasses.fields(config)}
+    if "seed" in names:
+        changes["seed"] = config.seed + shift
+    if "simclr" in names:
+        changes["simclr"] = simclr
+    return replace(config, **changes)
+
+
+def _cpu_defenses(simclr: SimCLRConfig, **scaled: Mapping[str, Any]) -> dict[str, Any]:
+    """The baselines' settings: their authors' CIFAR-10 defaults with the named fields scaled to the profile."""
+    configs = default_defense_configs(simclr)
+    return {name: replace(config, **scaled.get(name, {})) for name, config in configs.items()}
+
+
+_SMOKE_SIMCLR = SimCLRConfig(arch="small_cnn", width=16, epochs=15, batch_size=128, lr=1e-3)
+_QUICK_SIMCLR = SimCLRConfig(arch="small_cnn", width=32, epochs=20, batch_size=256, lr=1e-3)
+_PAPER_SIMCLR = SimCLRConfig()  # official code: ResNet-18, 100 epochs, batch 256, Adam 3e-4, tau 0.5
+_ALL_ATTACKS = ("badnets", "blend", "wanet", "chessboard", "adap_blend", "adap_patch", "issba", "lc")
+_PAPER_CLASSIFIER = TrainConfig(arch="resnet18", width=64, epochs=200, batch_size=128, lr=0.1, schedule="step",
+                                milestones=(0.5, 0.75))
 
 _PROFILES = {
     "smoke": Profile(
         name="smoke", dataset="digits32", n_train=None, n_test=None,
         classifier=TrainConfig(arch="small_cnn", width=16, epochs=15, batch_size=64, lr=0.05, schedule="cosine",
                                hflip=False),
-        simclr=SimCLRConfig(arch="small_cnn", width=16, epochs=15, batch_size=128, lr=1e-3),
+        simclr=_SMOKE_SIMCLR,
         flows=FlowConfig(epochs=20, batch_size=32),
-        attacks=("badnets", "blend", "wanet", "chessboard", "adap_blend", "adap_patch", "issba", "lc"),
+        defenses=_cpu_defenses(_SMOKE_SIMCLR),
+        attacks=_ALL_ATTACKS,
         rates=(0.05, 0.1, 0.2),
         attack_params={
             "lc": {"surrogate_arch": "small_cnn", "surrogate_width": 16, "surrogate_epochs": 10},
@@ -77,8 +150,9 @@ _PROFILES = {
         # Measured on 2 cores: ResNet-18 width 16 for 15 epochs (12 min) never learned the BadNets backdoor
         # (ASR 9.6%, ACC 64%); this small CNN learns it (ASR 99.9%, ACC 65%) in under 3 minutes.
         classifier=TrainConfig(arch="small_cnn", width=32, epochs=30, batch_size=128, lr=0.05, schedule="cosine"),
-        simclr=SimCLRConfig(arch="small_cnn", width=32, epochs=20, batch_size=256, lr=1e-3),
+        simclr=_QUICK_SIMCLR,
         flows=FlowConfig(epochs=20, batch_size=64),
+        defenses=_cpu_defenses(_QUICK_SIMCLR),
         # each extra rate costs a SimCLR run (about 6 minutes here): two extra rates for one attack
         rate_attacks=("badnets",), rates=(0.05, 0.1, 0.2),
         attack_params={
@@ -88,17 +162,27 @@ _PROFILES = {
     ),
     "paper": Profile(
         name="paper", dataset="cifar10", n_train=None, n_test=None,
-        classifier=TrainConfig(arch="resnet18", width=64, epochs=200, batch_size=128, lr=0.1, schedule="step",
-                               milestones=(0.5, 0.75)),
-        simclr=SimCLRConfig(),  # official code: ResNet-18, 100 epochs, batch 256, Adam 3e-4, tau 0.5
+        classifier=_PAPER_CLASSIFIER,
+        simclr=_PAPER_SIMCLR,
         # official code: 2 steps, 50 epochs, batch 16, Adam 1e-3; all classes per step (the same training, vectorised)
         flows=FlowConfig(vectorized=True),
-        attacks=("badnets", "blend", "wanet", "chessboard", "adap_blend", "adap_patch", "issba", "lc"),
+        defenses=default_defense_configs(_PAPER_SIMCLR),
+        attacks=_ALL_ATTACKS,
     ),
 }
+# the paper profile's networks, batch sizes and code paths, on 300 images for one epoch of everything
+_PROFILES["paper-dryrun"] = replace(
+    _PROFILES["paper"], name="paper-dryrun", n_train=300, n_test=100,
+    classifier=replace(_PAPER_CLASSIFIER, epochs=1),
+    simclr=replace(_PAPER_SIMCLR, epochs=1),
+    flows=FlowConfig(vectorized=True, epochs=1),
+    defenses=_cpu_defenses(replace(_PAPER_SIMCLR, epochs=1)),
+    rate_attacks=("badnets",), rates=(0.1, 0.2),
+    attack_params={"issba": {"epochs": 1, "warmup_epochs": 1}, "lc": {"surrogate_epochs": 1}},
+)
 
 
-def get_profile(name: str, **classifier_overrides) -> Profile:
+def get_profile(name: str, **classifier_overrides: Any) -> Profile:
     """The named profile; keyword arguments override its classifier settings (e.g. ``epochs=3``)."""
     try:
         profile = _PROFILES[name]
@@ -106,4 +190,73 @@ def get_profile(name: str, **classifier_overrides) -> Profile:
         raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILE_NAMES)}") from None
     if classifier_overrides:
         profile = replace(profile, classifier=replace(profile.classifier, **classifier_overrides))
+    return profile
+
+
+# ---- settings by name ------------------------------------------------------------------------------------
+
+
+def _parse(text: str, current: Any, setting: str) -> Any:
+    """``text`` read as JSON (0.5, true, [1, 2], null; anything else is a string), checked against the type of
+    the setting's current value."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = text
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(current, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(current, int):
+        ok = number and float(value).is_integer()
+        value = int(value) if ok else value
+    elif isinstance(current, float):
+        ok = number
+        value = float(value) if ok else value
+    elif isinstance(current, tuple):
+        ok = isinstance(value, list)
+        value = tuple(value) if ok else value
+    else:  # a string, or None where a number may go (e.g. knn.k)
+        ok = True
+    if not ok:
+        raise ValueError(f"--set {setting}: expects a value like {json.dumps(current)}, got {text!r}")
+    return value
+
+
+def _set(obj: Any, path: Sequence[str], text: str, setting: str) -> Any:
+    """``obj`` (a dataclass or a mapping of them) with the setting at ``path`` replaced."""
+    head, rest = path[0], path[1:]
+    if isinstance(obj, Mapping):
+        if head not in obj:
+            raise ValueError(f"--set {setting}: no section {head!r}; choose one of {', '.join(obj)}")
+        current = obj[head]
+    else:
+        names = [f.name for f in dataclasses.fields(obj)]
+        if head not in names:
+            raise ValueError(f"--set {setting}: {type(obj).__name__} has no setting {head!r}; valid: "
+                             f"{', '.join(names)}")
+        current = getattr(obj, head)
+    section = dataclasses.is_dataclass(current) or isinstance(current, Mapping)
+    if section and not rest:
+        raise ValueError(f"--set {setting}: {head!r} is a section; name one of its settings ({head}.NAME=VALUE)")
+    if rest and not section:
+        raise ValueError(f"--set {setting}: {head!r} is a value, not a section")
+    value = _set(current, rest, text, setting) if rest else _parse(text, current, setting)
+    return {**obj, head: value} if isinstance(obj, Mapping) else replace(obj, **{head: value})
+
+
+def apply_settings(profile: Profile, settings: Sequence[str]) -> Profile:
+    """The profile with ``NAME=VALUE`` settings applied, names dotted as in the profile: ``classifier.epochs=3``,
+    ``simclr.augment.crop_scale=[0.2, 1.0]``, ``detection.beta_nd=0.8``, ``defenses.nad.epochs=5``,
+    ``n_train=5000``. Each value is checked by the config it lands in; an unknown name lists the valid ones.
+    """
+    for setting in settings:
+        name, sep, text = setting.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--set expects NAME=VALUE, got {setting!r}")
+        if name in ("name", "train_seed"):
+            raise ValueError(f"--set {name}: chosen with {'--profile' if name == 'name' else '--train-seed'}")
+        path = name.split(".")
+        if path[0] == "defenses" and len(path) > 1 and path[1] not in profile.defenses:
+            profile = replace(profile, defenses={**profile.defenses, path[1]: profile.defense_config(path[1])})
+        profile = _set(profile, path, text, setting)
     return profile

@@ -1,6 +1,9 @@
-"""Result tables on disk: ``<name>.csv`` for people, ``<name>.json`` with provenance for the book.
+"""Result tables on disk: ``<name>.csv`` for people, ``<name>.json`` with provenance for the book; and where they go.
 
-Both are written atomically, so an interrupted run never leaves a half-written table that the book renders.
+Two places, one owner (this module): a build writes to ``_build/results/<profile>/`` (``build_dir``), so building
+the book never changes a tracked file; the committed reference results live in ``results/<profile>/``
+(``reference_dir``) and are refreshed by an explicit step (``make reference``). Both files are written atomically,
+so an interrupted run never leaves a half-written table that the book renders.
 """
 
 from __future__ import annotations
@@ -10,17 +13,30 @@ from pathlib import Path
 
 import pandas as pd
 
-from gssd_utils.atomic_io import save_json, write_atomically
-from gssd_utils.provenance import Provenance
+from gssd_utils.atomic_io import json_ready, save_json, write_atomically
+from gssd_utils.provenance import REPO_ROOT, Provenance
+
+BUILD_RESULTS = Path("_build") / "results"
+REFERENCE_RESULTS = Path("results")
+
+
+def build_dir(profile: str) -> Path:
+    """Where a build writes the results of ``profile`` (untracked)."""
+    return REPO_ROOT / BUILD_RESULTS / profile
+
+
+def reference_dir(profile: str) -> Path:
+    """Where the committed reference results of ``profile`` live."""
+    return REPO_ROOT / REFERENCE_RESULTS / profile
 
 
 def write_results(table: pd.DataFrame, provenance: Provenance, directory: str | Path, name: str,
-                  details: dict | None = None) -> list[Path]:
+                  details: dict | None = None, settings: str = "") -> list[Path]:
     """``details`` (optional, JSON-able) holds what does not fit a table row, e.g. per-class statistics."""
     directory = Path(directory)
     csv_path = write_atomically(directory / f"{name}.csv", lambda tmp: table.to_csv(tmp, index=False))
-    record = {"provenance": provenance.as_dict(), "settings": table.attrs.get("profile", ""),
-              "columns": list(table.columns), "rows": table.to_dict(orient="records")}
+    record = {"provenance": provenance.as_dict(), "settings": settings, "columns": list(table.columns),
+              "rows": json_ready(table.to_dict(orient="records"))}
     if details is not None:
         record["details"] = details
     return [csv_path, save_json(directory / f"{name}.json", record)]
@@ -40,27 +56,36 @@ def load_results(directory: str | Path, name: str) -> tuple[pd.DataFrame, dict] 
     return table, record
 
 
-def provenance_line(record: dict) -> str:
-    """The provenance of a results file in one sentence."""
-    p = record.get("provenance", {})
+def caption(record: dict) -> str:
+    """Where the numbers of a results record came from, in one sentence: profile, data copy, commit, device and
+    what computing them cost (cache hits counted at their original cost)."""
+    p = record.get("provenance", record)
     data = p.get("data", {})
     subset = data.get("subset")
     size = f"{subset['n_train']:,} train / {subset['n_test']:,} test" if subset else "full splits"
-    canonical = {True: "canonical copy", False: "non-canonical copy (md5 differs)"}.get(data.get("canonical"), "")
-    return (f"Ours, measured at profile '{p.get('profile', '?')}' on {data.get('name', '?')} ({size}"
-            f"{'; ' + canonical if canonical else ''}), commit {str(p.get('commit', '?'))[:12]}, "
-            f"{p.get('device', '?')}, {sum(p.get('wall_time_s', {}).values()):.0f} s, started "
-            f"{p.get('started_utc', '?')}. Settings: {record.get('settings', '?')}")
+    reserve = data.get("reserve")
+    if reserve:
+        size += f", {reserve['n']:,} of them held out as the clean reserve"
+    canonical = {True: "; canonical copy", False: "; NOT the canonical release (md5 differs)"}.get(
+        data.get("canonical"), "")
+    stages = p.get("stages", {})
+    compute = sum(s.get("compute_s", 0.0) for s in stages.values())
+    cached = sum(1 for s in stages.values() if s.get("cache") != "computed")
+    cost = f"{compute:,.0f} s of compute" + (f" ({cached} of {len(stages)} stages from the cache)" if cached else "")
+    settings = record.get("settings")
+    return (f"Ours, measured: profile '{p.get('profile', '?')}', data {data.get('name', '?')} ({size}{canonical}), "
+            f"commit {str(p.get('commit', '?'))[:12]}, {p.get('device', '?')}, {cost}, started "
+            f"{p.get('started_utc', '?')}." + (f" Settings: {settings}" if settings else ""))
 
 
-def paper_scale_status(directory: str | Path, names: dict[str, str]) -> str:
-    """A Markdown list of which result files exist at paper scale, with their provenance, and which do not."""
+def results_status(directory: str | Path, names: dict[str, str]) -> str:
+    """A Markdown list of which result files exist in ``directory``, with their provenance, and which do not."""
     lines = []
     for name, title in names.items():
         loaded = load_results(directory, name)
         if loaded is None:
-            lines.append(f"- **{title}**: not run at paper scale yet (it needs a GPU; see the README).")
+            lines.append(f"- **{title}**: not run yet.")
         else:
             table, record = loaded
-            lines.append(f"- **{title}**: {len(table)} rows. {provenance_line(record)}")
+            lines.append(f"- **{title}**: {len(table)} rows. {caption(record)}")
     return "\n".join(lines)

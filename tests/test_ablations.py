@@ -9,15 +9,13 @@ import pandas as pd
 import pytest
 from synthetic_features import gaussian_loglik, planted_features
 
-from gssd_utils.ablations import DEFAULT_SWEEPS, hyperparameter_sweep
 from gssd_utils.attacks import PoisonTruth
+from gssd_utils.experiments.ablations import DEFAULT_SWEEPS, hyperparameter_sweep, sweep_table
+from gssd_utils.gssd.config import FlowConfig, GSSDConfig
 from gssd_utils.gssd.detection import DetectionConfig, detect_target_classes
-from gssd_utils.gssd.flows import FlowConfig
-from gssd_utils.gssd.pipeline import GSSDConfig
-from gssd_utils.gssd.simclr import SimCLRConfig
 from gssd_utils.provenance import Provenance
-from gssd_utils.results_io import load_results, paper_scale_status, write_results
-from gssd_utils.training.classifier import TrainConfig
+from gssd_utils.results_io import load_results, results_status, write_results
+from gssd_utils.training.config import SimCLRConfig, TrainConfig
 
 
 def _planted():
@@ -32,7 +30,8 @@ def _planted():
 
 def test_alpha_p_sweep_trades_precision_for_recall():
     loglik, y, truth, config = _planted()
-    table = hyperparameter_sweep(loglik, y, truth, config, "alpha_p", DEFAULT_SWEEPS["alpha_p"])
+    table = sweep_table({"alpha_p": hyperparameter_sweep(loglik, y, truth, config, "alpha_p",
+                                                         DEFAULT_SWEEPS["alpha_p"])})
     assert table["target detected"].all()
     recall = table["suspect recall %"].to_numpy()
     assert np.all(np.diff(recall) >= 0) and recall[-1] > recall[0]
@@ -41,7 +40,8 @@ def test_alpha_p_sweep_trades_precision_for_recall():
 
 def test_beta_nd_sweep_loses_the_target_when_the_threshold_is_too_strict():
     loglik, y, truth, config = _planted()
-    table = hyperparameter_sweep(loglik, y, truth, config, "beta_nd", [0.01, config.detection.beta_nd, 50.0])
+    table = sweep_table({"beta_nd": hyperparameter_sweep(loglik, y, truth, config, "beta_nd",
+                                                         [0.01, config.detection.beta_nd, 50.0])})
     assert not table["target detected"].iloc[0]
     assert table["target detected"].iloc[1]
     assert table["false positives"].iloc[1] == 0
@@ -61,8 +61,8 @@ def test_results_round_trip_and_missing_or_corrupt_files(tmp_path):
     loaded, record = load_results(tmp_path, "gssd")
     assert loaded.equals(table) and record["details"]["badnets"]["flagged"] == [0]
     assert load_results(tmp_path, "table2") is None
-    status = paper_scale_status(tmp_path, {"gssd": "Table 1", "table2": "Table 2"})
-    assert "Table 1**: 1 rows" in status and "Table 2**: not run at paper scale" in status
+    status = results_status(tmp_path, {"gssd": "Table 1", "table2": "Table 2"})
+    assert "Table 1**: 1 rows" in status and "Table 2**: not run yet" in status
     (tmp_path / "table3.json").write_text(json.dumps({"no rows": 1})[:-3])
     with pytest.raises(ValueError, match=r"not a results file.*delete it"):
         load_results(tmp_path, "table3")

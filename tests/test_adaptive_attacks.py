@@ -61,7 +61,7 @@ def test_same_seed_same_attack_and_covers_survive_a_save(tiny, tmp_path):
     np.testing.assert_array_equal(a.data.x_train, b.data.x_train)
     np.testing.assert_array_equal(a.truth.cover_indices, b.truth.cover_indices)
     a.save(tmp_path)
-    np.testing.assert_array_equal(load_truth(tmp_path / "truth.npz").cover_indices, a.truth.cover_indices)
+    np.testing.assert_array_equal(load_truth(tmp_path / "truth.npz")[0].cover_indices, a.truth.cover_indices)
 
 
 def test_bad_settings_are_refused_with_the_valid_range(tiny):

@@ -155,8 +155,9 @@ def _save_npz(path, **overrides):
 
 
 def test_npz_round_trip(tmp_path):
-    data, triggered = load_npz_dataset(_save_npz(tmp_path / "ok.npz"))
-    assert data.num_classes == 3 and triggered is None
+    user = load_npz_dataset(_save_npz(tmp_path / "ok.npz"))
+    assert user.data.num_classes == 3 and user.x_test_triggered is None and user.clean is None
+    assert user.data.identity()["source"] == "npz file ok.npz" and len(user.data.identity()["md5"]) == 32
 
 
 @pytest.mark.parametrize(("overrides", "match"), [
@@ -185,7 +186,7 @@ def test_npz_with_object_arrays_is_not_unpickled(tmp_path):
 def test_corrupt_npz(tmp_path):
     path = tmp_path / "corrupt.npz"
     path.write_bytes(b"not a zip")
-    with pytest.raises(CorruptDataError, match=r"not a readable \.npz"):
+    with pytest.raises(CorruptDataError, match=r"not an \.npz archive"):
         load_npz_dataset(path)
 
 

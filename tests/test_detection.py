@@ -7,6 +7,7 @@ import pytest
 from synthetic_features import gaussian_loglik, planted_features
 
 from gssd_utils.attacks import PoisonTruth
+from gssd_utils.evaluation import evaluate_split, target_separation
 from gssd_utils.gssd.detection import (
     DISRUPTIVE,
     NON_DISRUPTIVE,
@@ -15,7 +16,6 @@ from gssd_utils.gssd.detection import (
     detect_target_classes,
     disruptive_statistic,
 )
-from gssd_utils.gssd.evaluation import evaluate_split, target_separation
 from gssd_utils.gssd.splitting import SplitConfig, split_and_relabel
 
 
@@ -39,9 +39,9 @@ def test_planted_disruptive_poisoning_is_found_and_split_off():
     assert stats.s_d[0] > 0.05 and all(stats.s_d[1:] <= 0.05)
     split = split_and_relabel(loglik, y, stats, SplitConfig(alpha_c=0.3, alpha_p=0.15))
     report = evaluate_split(split, stats, PoisonTruth(poison, src[poison], 0), len(y))
-    assert report["target_detected"] and report["false_positive_classes"] == []
-    assert report["suspect_precision"] > 0.95
-    assert report["poisoned_left_in_clean"] == 0
+    assert report.target_detected and report.false_positive_classes == []
+    assert report.suspect_precision > 0.95
+    assert report.poisons_in_clean == 0
     assert len(split.relabeled_indices) == 0  # disruptive suspects are dropped by default
 
 
@@ -65,9 +65,9 @@ def test_non_disruptive_split_catches_poisons_and_relabels_to_their_source():
     assert len(split.clean_indices) == np.sum(y != 0) + int(0.3 * n_target)
     assert len(split.uncertain_indices) == n_target - int(0.15 * n_target) - int(0.3 * n_target)
     report = evaluate_split(split, stats, PoisonTruth(poison, src[poison], 0), len(y))
-    assert report["suspect_precision"] > 0.65  # base rate: 80 poisons in 480 target-class samples
-    assert report["relabel_accuracy_on_poisons"] > 0.85
-    assert report["poisoned_left_in_clean"] <= 2
+    assert report.suspect_precision > 0.65  # base rate: 80 poisons in 480 target-class samples
+    assert report.relabel_accuracy > 0.85
+    assert report.poisons_in_clean <= 2
     np.testing.assert_array_equal(split.relabeled_indices, split.suspect_indices)
     assert np.all(split.relabels != 0)
 
@@ -130,9 +130,8 @@ def test_target_separation_ranks_disruptive_poisons_by_their_missing_foreign_den
     loglik, y, _, poison = _setup("disruptive")
     truth = PoisonTruth(poison, np.ones(len(poison), dtype=np.int64), target=0)
     separation = target_separation(loglik, y, truth)
-    assert separation["n poisons in target"] == len(poison)
-    assert separation["AUROC max foreign density"] < 0.1  # far off every other class
-    assert separation["AUROC log ratio"] > 0.9
+    assert separation["auroc_foreign"] < 0.1  # far off every other class
+    assert separation["auroc_ratio"] > 0.9
 
 
 def test_target_separation_needs_clean_and_poisoned_members():

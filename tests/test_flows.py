@@ -7,14 +7,8 @@ import pytest
 import torch
 from synthetic_features import planted_features
 
-from gssd_utils.gssd.flows import (
-    FlowConfig,
-    build_flow,
-    flow_state,
-    load_flows,
-    loglik_matrix,
-    train_class_flows,
-)
+from gssd_utils.gssd.config import FlowConfig
+from gssd_utils.gssd.flows import build_flow, flow_arrays, flows_from_arrays, loglik_matrix, train_class_flows
 
 CONFIG = FlowConfig(epochs=8, batch_size=64, lr=2e-3)
 
@@ -50,12 +44,12 @@ def test_flow_training_is_deterministic(trained):
     np.testing.assert_allclose(loglik_matrix(flows, z[:50]), loglik_matrix(again, z[:50]), atol=1e-6)
 
 
-def test_flows_survive_a_state_round_trip(trained, tmp_path):
-    from gssd_utils.atomic_io import load_torch, save_torch
+def test_flows_survive_a_round_trip_through_the_cache_format(trained, tmp_path):
+    from gssd_utils.atomic_io import load_npz, save_npz
 
     z, _, flows, _ = trained
-    save_torch(tmp_path / "flows.pt", flow_state(flows))
-    restored = load_flows(load_torch(tmp_path / "flows.pt"), z.shape[1], CONFIG)
+    save_npz(tmp_path / "flows.npz", flow_arrays(flows))
+    restored = flows_from_arrays(load_npz(tmp_path / "flows.npz"), 5, z.shape[1], CONFIG)
     np.testing.assert_allclose(loglik_matrix(flows, z[:20]), loglik_matrix(restored, z[:20]), atol=1e-6)
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from synthetic_features import planted_features
 
-from gssd_utils.baselines.knn_energy import KnnEnergyConfig, cleanse, energy_scores, knn_predict
+from gssd_utils.defenses.configs import KnnEnergyConfig
+from gssd_utils.defenses.knn_energy import cleanse, energy_scores, knn_predict
 
 
 def _mislabeled_clusters(seed=0, num_classes=5, per_class=300, n_poison=60, dim=16):
@@ -46,7 +47,7 @@ def test_knn_excludes_the_sample_itself_and_votes_by_plurality():
 @pytest.mark.parametrize("method", ["knn", "energy"])
 def test_mislabeled_samples_are_rejected_and_most_relabeled_to_their_source(method):
     z, y, source, poison = _mislabeled_clusters()
-    result = cleanse(z, y, KnnEnergyConfig(method=method))
+    result = cleanse(z, y, method, KnnEnergyConfig())
     removed = np.setdiff1d(np.arange(len(y)), result.accepted_indices)
     assert np.isin(poison, removed).mean() > 0.9
     assert len(removed) < 0.1 * len(y)  # most clean samples are kept
@@ -61,11 +62,11 @@ def test_mislabeled_samples_are_rejected_and_most_relabeled_to_their_source(meth
 def test_bad_inputs_are_refused_with_the_problem_named():
     z, y, _, _ = planted_features("clean")
     with pytest.raises(ValueError, match="unknown cleansing method"):
-        KnnEnergyConfig(method="lof")
+        cleanse(z, y, "lof", KnnEnergyConfig())
     with pytest.raises(ValueError, match="relabel_percentile"):
         KnnEnergyConfig(relabel_percentile=120)
     z[3, 2] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        cleanse(z, y, KnnEnergyConfig())
+        cleanse(z, y, "knn", KnnEnergyConfig())
     with pytest.raises(ValueError, match="at least 2 samples"):
-        cleanse(np.ones((3, 2), np.float32), np.array([0, 1, 1]), KnnEnergyConfig())
+        cleanse(np.ones((3, 2), np.float32), np.array([0, 1, 1]), "energy", KnnEnergyConfig())

@@ -9,8 +9,8 @@ import pytest
 
 from gssd_utils.attacks import PoisonConfig, PoisonTruth, build_attack, poison_dataset
 from gssd_utils.attacks.issba import psnr
+from gssd_utils.evaluation import evaluate_removal, evaluate_split
 from gssd_utils.gssd.detection import ClassStatistics
-from gssd_utils.gssd.evaluation import evaluate_split
 from gssd_utils.gssd.splitting import Split
 from gssd_utils.profiles import get_profile
 
@@ -111,9 +111,13 @@ def test_relabel_accuracy_is_not_scored_for_label_consistent_poisons():
                   relabeled_indices=np.array([0, 1]), relabels=np.array([1, 2]), scores=np.zeros(4),
                   log_ratio=np.zeros(4))
     consistent = PoisonTruth(np.array([0, 1]), np.array([0, 0]), target=0)
-    assert "relabel_accuracy_on_poisons" not in evaluate_split(split, stats, consistent, 4)
+    assert evaluate_split(split, stats, consistent, 4).relabel_accuracy is None
     dirty = PoisonTruth(np.array([0, 1]), np.array([1, 1]), target=0)
-    assert evaluate_split(split, stats, dirty, 4)["relabel_accuracy_on_poisons"] == 0.5
+    assert evaluate_split(split, stats, dirty, 4).relabel_accuracy == 0.5
+    # the one rule, whatever the defense: a cleansing that relabels the same samples scores the same
+    assert evaluate_removal(np.array([0, 1]), np.array([0, 1]), np.array([1, 2]), dirty, 4).relabel_accuracy == 0.5
+    assert evaluate_removal(np.array([0, 1]), np.array([0, 1]), np.array([1, 2]), consistent, 4).relabel_accuracy \
+        is None
 
 
 def test_profiles_size_the_learned_attacks_and_leave_the_others_alone():

@@ -97,7 +97,7 @@ def test_save_keeps_ground_truth_out_of_the_data_file(tiny, tmp_path):
     data = load_npz(tmp_path / "data.npz")
     assert set(data) == {"x_train", "y_train", "x_test", "y_test", "x_test_triggered"}
     np.testing.assert_array_equal(data["x_train"], run.data.x_train)
-    truth = load_truth(tmp_path / "truth.npz")
+    truth, _ = load_truth(tmp_path / "truth.npz")
     np.testing.assert_array_equal(truth.poison_indices, run.truth.poison_indices)
     assert truth.target == 0
     trigger = load_npz(tmp_path / "trigger.npz")

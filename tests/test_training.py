@@ -6,12 +6,12 @@ import pytest
 import torch
 
 from gssd_utils.atomic_io import load_torch, save_torch, write_atomically
-from gssd_utils.attacks import PoisonConfig, poison_dataset
+from gssd_utils.experiments.runs import AttackRun
 from gssd_utils.models import CifarResNet18, build_model
-from gssd_utils.no_defense import train_on_poisoned
 from gssd_utils.profiles import get_profile
-from gssd_utils.training import TrainConfig, train_classifier
 from gssd_utils.training.augment import random_crop_flip
+from gssd_utils.training.classifier import train_classifier
+from gssd_utils.training.config import TrainConfig
 
 
 def test_crop_flip_only_shifts_and_mirrors():
@@ -107,16 +107,15 @@ def test_a_corrupt_checkpoint_is_recomputed_not_trusted(digits, tmp_path):
 @pytest.mark.slow
 def test_smoke_no_defense_badnets_backdoor_works(digits):
     """On the embedded digits the attack must succeed, or later defense results would mean nothing."""
-    profile = get_profile("smoke")
-    poisoned = poison_dataset(digits, PoisonConfig("badnets", seed=0))
-    measured = train_on_poisoned(poisoned, profile, progress=False)
-    assert measured["acc"] > 0.85, measured["acc"]
-    assert measured["asr"] > 0.9, measured["asr"]
-    # the second call is served from the cache: same numbers, no training
-    again = train_on_poisoned(poisoned, profile, progress=False)
-    assert again["acc"] == measured["acc"] and again["asr"] == measured["asr"]
-    assert again["train_loss"] == measured["train_loss"]
-    assert again["train_time_s"] == measured["train_time_s"] > 0
+    measured = AttackRun(get_profile("smoke"), "badnets", data=digits, progress=False).result("none")
+    assert measured.metrics.acc > 0.85, measured.metrics
+    assert measured.metrics.asr > 0.9, measured.metrics
+    assert measured.stages["train"].cache == "computed"
+    # a new run of the same set is served from the cache: same numbers, no training, the original cost reported
+    again = AttackRun(get_profile("smoke"), "badnets", data=digits, progress=False).result("none")
+    assert again.metrics == measured.metrics
+    assert again.stages["train"].cache == "cached"
+    assert again.stages["train"].compute_s >= measured.stages["train"].seconds * 0.99 > 0
 
 
 def test_reflect_crop_only_moves_pixels_of_the_image():

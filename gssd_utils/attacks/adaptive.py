@@ -2,7 +2,7 @@
 
 Both add *cover* samples, which carry a (weakened) trigger but keep their true label, so that the model cannot
 separate triggered from clean samples in its latent space; and both train on weakened triggers but test on the
-full one. Constructions follow ``../shared/reference/attacks-and-baselines.md`` §2.6-2.7 with the toolbox's
+full one. Constructions follow Qi et al.'s code as backdoor-toolbox packages it (``vtu81/backdoor-toolbox``), with its
 values where the GSSD paper is silent. Deviations, all forced by "no downloads": the Kitty image of Adap-Blend
 is the seeded noise image of Blend; the phoenix, firefox and trojan logos of Adap-Patch are seeded random-colour
 patches of the same size, position and opacity, with full masks.

@@ -12,17 +12,17 @@ reported by ``diagnostics()``: the decoder's bit accuracy on the poisoned images
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch import nn
-from tqdm import tqdm
 
 from gssd_utils.attacks.base import Attack, check_range, register, seeded_rng, to_uint8
 from gssd_utils.cache import array_digest, cache_path, config_key
-from gssd_utils.models.stegastamp import StegaDecoder, StegaEncoder
-from gssd_utils.provenance import default_device
-from gssd_utils.training.checkpoint import EpochCheckpoint
+
+if TYPE_CHECKING:  # torch is imported where it is used, so that listing the attacks stays fast
+    import torch
+
+    from gssd_utils.models.stegastamp import StegaDecoder, StegaEncoder
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,12 @@ class Issba(Attack):
 
     def fit(self, x_train: np.ndarray, y_train: np.ndarray, target: int, progress: bool = True) -> None:
         """Train (or load) the encoder and decoder on the clean training images, labels unused."""
+        import torch
+
+        from gssd_utils.models.stegastamp import StegaDecoder, StegaEncoder
+        from gssd_utils.provenance import default_device
+        from gssd_utils.training.checkpoint import EpochCheckpoint, run_epochs
+
         c, device = self.config, default_device()
         torch.manual_seed(self.seed)
         size = self.image_shape[0]
@@ -81,23 +87,20 @@ class Issba(Attack):
         key = config_key("issba", array_digest(x_train), asdict(c), self.seed)
         saver = EpochCheckpoint(cache_path("issba", key, ".pt"), key,
                                 {"encoder": self.encoder, "decoder": self.decoder, "optimizer": optimizer})
-        self.history = {"loss": [], "bit_acc": [], "residual_mse": []}
-        start = saver.resume(self.history)
         images = torch.from_numpy(np.ascontiguousarray(x_train)).to(device)
-        bar = tqdm(range(start, c.epochs), desc="issba encoder", disable=not progress, initial=start,
-                   total=c.epochs, mininterval=5)
-        for epoch in bar:
-            generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
-            stats = self._train_epoch(images, optimizer, generator, secret_only=epoch < c.warmup_epochs)
-            for name, value in stats.items():
-                self.history[name].append(value)
-            bar.set_postfix(bit_acc=f"{stats['bit_acc']:.3f}", mse=f"{stats['residual_mse']:.5f}")
-            saver.save(epoch + 1, self.history)
+
+        def epoch(index: int, generator: torch.Generator) -> dict:
+            return self._train_epoch(images, optimizer, generator, secret_only=index < c.warmup_epochs)
+
+        self.history = run_epochs(saver, c.epochs, self.seed, epoch, "issba encoder", progress)
         self.encoder.eval()
         self.decoder.eval()
 
     def _train_epoch(self, images: torch.Tensor, optimizer: torch.optim.Optimizer, generator: torch.Generator,
                      secret_only: bool) -> dict[str, float]:
+        import torch
+        from torch import nn
+
         c = self.config
         self.encoder.train()
         self.decoder.train()
@@ -119,25 +122,29 @@ class Issba(Attack):
         loss, bit_acc, mse = (totals / len(order)).tolist()  # plain floats: the checkpoint loads weights-only
         return {"loss": loss, "bit_acc": bit_acc, "residual_mse": mse}
 
-    @torch.no_grad()
     def _encode(self, images: np.ndarray) -> np.ndarray:
+        import torch
+
         if self.encoder is None:
             raise RuntimeError("issba: the encoder is not trained; call fit() first (poison_dataset does)")
         device = next(self.encoder.parameters()).device
         out = []
-        for start in range(0, len(images), 256):
-            x = torch.from_numpy(images[start : start + 256]).to(device).permute(0, 3, 1, 2).float() / 255
-            bits = torch.from_numpy(self.secret).to(device).expand(len(x), -1)
-            encoded = (x + self.encoder(x, bits)).clamp(0, 1)
-            out.append(encoded.permute(0, 2, 3, 1).cpu().numpy() * 255)
+        with torch.no_grad():
+            for start in range(0, len(images), 256):
+                x = torch.from_numpy(images[start : start + 256]).to(device).permute(0, 3, 1, 2).float() / 255
+                bits = torch.from_numpy(self.secret).to(device).expand(len(x), -1)
+                encoded = (x + self.encoder(x, bits)).clamp(0, 1)
+                out.append(encoded.permute(0, 2, 3, 1).cpu().numpy() * 255)
         return to_uint8(np.concatenate(out)) if out else images.copy()
 
-    @torch.no_grad()
     def bit_accuracy(self, encoded: np.ndarray) -> float:
         """Share of secret bits the decoder reads back from uint8 images (after the rounding poisoning does)."""
+        import torch
+
         device = next(self.decoder.parameters()).device
-        x = torch.from_numpy(encoded).to(device).permute(0, 3, 1, 2).float() / 255
-        read = (self.decoder(x) > 0).float().cpu().numpy()
+        with torch.no_grad():
+            x = torch.from_numpy(encoded).to(device).permute(0, 3, 1, 2).float() / 255
+            read = (self.decoder(x) > 0).float().cpu().numpy()
         return float(np.mean(read == self.secret[None]))
 
     def apply(self, images: np.ndarray) -> np.ndarray:

@@ -4,7 +4,7 @@ Target-class images, labels untouched, are made hard to learn by an untargeted P
 their true label; the four-corner 3x3 grid is then stamped on them at full amplitude. A model that cannot fit
 their content leans on the trigger instead. At test time the trigger alone goes on non-target images.
 
-Built without downloads (``../shared/reference/attacks-and-baselines.md`` §2.5): the surrogate the PGD attacks
+Built without downloads (no precomputed adversarial sets, no pretrained models): the surrogate the PGD attacks
 is a *standard* classifier trained here on the clean training set and cached (BackdoorBox's choice; Turner et
 al. used an adversarially trained one, about ten times the cost). PGD-l_inf with the GSSD loader's budget,
 eps 16/255, step 1.5/255, 100 steps, no random start; the perturbed images are rounded to uint8 before the
@@ -14,18 +14,17 @@ trigger goes on.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch import nn
 
 from gssd_utils.attacks.base import Attack, check_range, four_corner_grid, register, to_uint8
 from gssd_utils.cache import array_digest, cache_path, config_key
-from gssd_utils.models import ARCHITECTURES
-from gssd_utils.provenance import default_device
-from gssd_utils.training.augment import normalize
-from gssd_utils.training.classifier import TrainConfig, train_classifier
-from gssd_utils.training.metrics import predict
+from gssd_utils.training.config import ARCHITECTURES, TrainConfig
+
+if TYPE_CHECKING:  # torch is imported where it is used, so that listing the attacks stays fast
+    import torch
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -54,6 +53,12 @@ class LabelConsistentConfig:
 def pgd_untargeted(model: nn.Module, images: np.ndarray, label: int, epsilon: float, step: float, steps: int,
                    batch_size: int = 256, device: torch.device | None = None) -> np.ndarray:
     """PGD-l_inf away from ``label`` on uint8 NHWC images (budget and step on the 0-255 scale); uint8 out."""
+    import torch
+    from torch import nn
+
+    from gssd_utils.provenance import default_device
+    from gssd_utils.training.augment import normalize
+
     device = device or default_device()
     model.eval().to(device)
     out = []
@@ -89,6 +94,8 @@ class LabelConsistent(Attack):
 
     def fit(self, x_train: np.ndarray, y_train: np.ndarray, target: int, progress: bool = True) -> None:
         """Train (or load) the standard surrogate classifier on the clean training set."""
+        from gssd_utils.training.classifier import train_classifier
+
         train = self.config.surrogate()
         key = config_key("lc-surrogate", array_digest(x_train, y_train), asdict(train))
         self.surrogate, _ = train_classifier(x_train, y_train, int(y_train.max()) + 1, train,
@@ -99,6 +106,8 @@ class LabelConsistent(Attack):
         return to_uint8(images * (1.0 - self.mask) + self.pattern * self.mask)
 
     def apply(self, images: np.ndarray) -> np.ndarray:
+        from gssd_utils.training.metrics import predict
+
         if self.surrogate is None:
             raise RuntimeError("lc: the surrogate is not trained; call fit() first (poison_dataset does)")
         c = self.config

@@ -8,6 +8,7 @@ may read it, the defense never does. Saved runs keep it in a separate file for t
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -176,14 +177,78 @@ def poison_dataset(dataset: ImageDataset, config: PoisonConfig, progress: bool =
     )
 
 
-def load_truth(path: str | Path) -> PoisonTruth:
-    """Read a ``truth.npz`` (``poison_indices``, optional ``original_labels`` and ``target``)."""
-    arrays = load_npz(path)
-    if "poison_indices" not in arrays:
-        raise ValueError(f"{path}: missing 'poison_indices'; found {', '.join(sorted(arrays))}")
-    indices = arrays["poison_indices"].astype(np.int64)
-    original = arrays.get("original_labels", np.full(len(indices), -1)).astype(np.int64)
-    target = int(arrays["target"]) if "target" in arrays else -1
-    covers = arrays.get("cover_indices", np.empty(0)).astype(np.int64)
-    return PoisonTruth(indices, original, target, covers)
+TRUTH_KEYS = ("poison_indices", "original_labels", "target", "cover_indices")
 
+
+def _index_array(arrays: dict, key: str, n: int | None, where: str) -> np.ndarray:
+    values = arrays[key]
+    if values.ndim != 1 or not np.issubdtype(values.dtype, np.integer):
+        raise ValueError(f"{where}: '{key}' must be a 1-D integer array, got {values.dtype} of shape {values.shape}")
+    values = values.astype(np.int64)
+    bad = values[(values < 0) | (values >= n)] if n is not None else values[values < 0]
+    if len(bad):
+        bound = f"0..{n - 1}" if n is not None else "non-negative"
+        raise ValueError(f"{where}: '{key}' holds indices outside the training set ({bad[:5].tolist()}; valid: "
+                         f"{bound}). Fix: index the training set of the data file, counting from 0")
+    if len(np.unique(values)) != len(values):
+        raise ValueError(f"{where}: '{key}' lists some indices more than once. Fix: list each sample once")
+    return values
+
+
+def load_truth(path: str | Path, n_train: int | None = None, num_classes: int | None = None,
+               what: str = "truth file") -> tuple[PoisonTruth, str]:
+    """Read and check a ground-truth npz: ``poison_indices``; optional ``original_labels``, ``target``,
+    ``cover_indices``. Returns the truth and which layout ``original_labels`` had.
+
+    ``original_labels`` may hold one label per poison (aligned with ``poison_indices``) or one per training sample
+    (the poisons' entries are taken); anything else is refused. With ``n_train`` and ``num_classes`` every index
+    and label is checked against the training set, so a bad file fails before any work, naming ``what``.
+    """
+    where = f"{what} {path}"
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{where}: no such file. Fix: pass the truth.npz written by 'gssd poison'")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{where}: not an .npz archive. Fix: save it with np.savez(path, poison_indices=...)")
+    try:
+        arrays = load_npz(path)
+    except ValueError as exc:
+        raise ValueError(f"{where}: holds object arrays, which would need unpickling ({exc}). Fix: save plain "
+                         "integer arrays with np.savez") from exc
+    except Exception as exc:
+        raise ValueError(f"{where}: not a readable .npz ({type(exc).__name__}: {exc}). Fix: re-create it with "
+                         "np.savez") from exc
+    unknown = sorted(set(arrays) - set(TRUTH_KEYS))
+    if unknown or "poison_indices" not in arrays:
+        raise ValueError(f"{where}: expects {', '.join(TRUTH_KEYS)} (poison_indices required); found "
+                         f"{', '.join(sorted(arrays)) or 'nothing'}")
+    indices = _index_array(arrays, "poison_indices", n_train, where)
+    target = -1
+    if "target" in arrays:
+        value = arrays["target"]
+        if value.size != 1 or not np.issubdtype(value.dtype, np.integer):
+            raise ValueError(f"{where}: 'target' must be one integer class, got {value.dtype} of shape {value.shape}")
+        target = int(value.reshape(()))
+        if num_classes is not None and not 0 <= target < num_classes:
+            raise ValueError(f"{where}: target {target} is not a class of the data (0..{num_classes - 1})")
+    layout = "absent: relabel accuracy is not scored"
+    original = np.full(len(indices), -1, dtype=np.int64)
+    if "original_labels" in arrays:
+        labels = arrays["original_labels"]
+        if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"{where}: 'original_labels' must be a 1-D integer array, got {labels.dtype} of "
+                             f"shape {labels.shape}")
+        if len(labels) == len(indices):
+            original, layout = labels.astype(np.int64), "one label per poison"
+        elif n_train is not None and len(labels) == n_train:
+            original, layout = labels.astype(np.int64)[indices], "one label per training sample"
+        else:
+            per_sample = f" or {n_train} (one per training sample)" if n_train is not None else ""
+            raise ValueError(f"{where}: 'original_labels' has {len(labels)} entries; expected {len(indices)} (one "
+                             f"per poison, in the order of poison_indices){per_sample}")
+        bad = original[(original < 0) | (original >= (num_classes or np.iinfo(np.int64).max))]
+        if len(bad):
+            raise ValueError(f"{where}: 'original_labels' holds labels outside the classes ({bad[:5].tolist()})")
+    covers = (_index_array(arrays, "cover_indices", n_train, where) if "cover_indices" in arrays
+              else np.empty(0, dtype=np.int64))
+    return PoisonTruth(indices, original, target, covers), layout

@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from gssd_utils.attacks.base import Attack, check_range, register, seeded_rng, to_uint8
 
@@ -37,6 +35,9 @@ class WaNet(Attack):
     summary = "fixed smooth warp (k=4, s=0.5), static poisoning without cross samples"
 
     def __init__(self, config: WaNetConfig, image_shape: tuple[int, int, int], seed: int) -> None:
+        import torch
+        from torch.nn import functional as F
+
         super().__init__(config, image_shape, seed)
         height = image_shape[0]
         ins = seeded_rng(seed, "wanet-field").uniform(-1.0, 1.0, size=(1, 2, config.k, config.k))
@@ -49,6 +50,9 @@ class WaNet(Attack):
         self.grid = torch.clamp((identity + config.s * self.noise_grid / height) * config.grid_rescale, -1, 1)
 
     def apply(self, images: np.ndarray) -> np.ndarray:
+        import torch
+        from torch.nn import functional as F
+
         out = np.empty_like(images)
         for start in range(0, len(images), 1024):  # bounded memory on large sets
             chunk = torch.from_numpy(images[start : start + 1024]).permute(0, 3, 1, 2).float()

@@ -7,7 +7,7 @@ from pathlib import Path
 from gssd_utils.data.cifar10 import CorruptDataError, DataNotFoundError, load_cifar10, resolve_data_root
 from gssd_utils.data.dataset import ImageDataset
 from gssd_utils.data.digits import load_digits32
-from gssd_utils.data.npz_dataset import load_npz_dataset
+from gssd_utils.data.npz_dataset import UserData, load_clean_reserve, load_npz_dataset
 
 DATASETS = ("cifar10", "digits32")
 
@@ -16,7 +16,9 @@ __all__ = [
     "CorruptDataError",
     "DataNotFoundError",
     "ImageDataset",
+    "UserData",
     "load_cifar10",
+    "load_clean_reserve",
     "load_dataset",
     "load_digits32",
     "load_npz_dataset",
@@ -31,5 +33,5 @@ def load_dataset(name: str, root: str | Path | None = None) -> ImageDataset:
     if name == "digits32":
         return load_digits32()
     if str(name).endswith(".npz"):
-        return load_npz_dataset(name)[0]
+        return load_npz_dataset(name).data
     raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)} or a path to an .npz file")

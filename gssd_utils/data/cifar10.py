@@ -2,7 +2,7 @@
 
 The batches are pickles. They are read with a restricted unpickler that only rebuilds plain containers
 and numpy arrays, so a tampered file cannot run code. Each batch's md5 is compared with the official
-release: a mismatch (such as the lossy offline copy in ``shared/data``) is reported once as a warning and
+release: a mismatch (such as a lossy re-encoded copy) is reported once as a warning and
 recorded in ``info`` so that every number computed on it is labelled, not refused.
 """
 
@@ -153,7 +153,7 @@ def _read_batches(batch_dir: Path) -> ImageDataset:
         classes=CLASSES,
         info={
             "name": "cifar10",
-            "source": str(batch_dir.resolve()),
+            "source": f"CIFAR-10 python batches ({BATCH_DIR})",
             "canonical": not mismatched,
             "md5_mismatch": mismatched,
             "md5": md5,

@@ -30,6 +30,27 @@ class ImageDataset:
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.x_train.shape[1:])
 
+    def identity(self) -> dict:
+        """What tells this copy and subset from another, for cache keys and provenance: names and checksums,
+        never a machine's paths."""
+        keys = ("name", "canonical", "md5", "subset", "split", "source", "reserve")
+        return {k: self.info[k] for k in keys if k in self.info}
+
+    def split_reserve(self, share: float, seed: int = 0) -> tuple[ImageDataset, tuple[np.ndarray, np.ndarray]]:
+        """(the data set without a clean reserve, the reserve's images and labels): a class-stratified ``share`` of
+        the training set set aside before any poisoning, so it is genuinely clean. ``share`` 0 keeps everything."""
+        empty = (self.x_train[:0], self.y_train[:0])
+        if share == 0:
+            return self, empty
+        if not 0 < share < 0.5:
+            raise ValueError(f"clean_reserve={share} is out of range; it must lie in [0, 0.5)")
+        rng = np.random.default_rng([seed, 7])
+        reserve = _stratified_indices(self.y_train, max(round(share * len(self.y_train)), 1), rng, "clean_reserve")
+        rest = np.setdiff1d(np.arange(len(self.y_train)), reserve)
+        info = {**self.info, "reserve": {"share": share, "n": len(reserve), "seed": seed}}
+        kept = replace(self, x_train=self.x_train[rest], y_train=self.y_train[rest], info=info)
+        return kept, (self.x_train[reserve], self.y_train[reserve])
+
     def subset(self, n_train: int | None, n_test: int | None, seed: int = 0) -> ImageDataset:
         """A class-stratified subset, identical for the same sizes and seed.
 
@@ -83,6 +104,8 @@ def validate_images(x: np.ndarray, y: np.ndarray, name: str) -> None:
     if x.ndim != 4 or x.shape[-1] != 3:
         raise ValueError(f"{name}: images must be NHWC with 3 channels, got shape {x.shape}; "
                          "transpose NCHW with x.transpose(0, 2, 3, 1) and repeat grey images to 3 channels")
+    if len(x) == 0:
+        raise ValueError(f"{name}: no images (an empty array). Fix: give at least one image per class")
     if y.ndim != 1 or len(y) != len(x):
         raise ValueError(f"{name}: labels must be 1-D with one label per image, got shape {y.shape} "
                          f"for {len(x)} images")

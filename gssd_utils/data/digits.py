@@ -7,10 +7,6 @@ These are real images (1,797 of them), not noise, so an attack and a defense beh
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from sklearn.datasets import load_digits as _sklearn_digits
-from sklearn.model_selection import train_test_split
 
 from gssd_utils.data.dataset import ImageDataset
 
@@ -19,6 +15,11 @@ SPLIT_SEED = 0
 
 
 def load_digits32() -> ImageDataset:
+    import torch  # here, not at the top: loading any data module must stay cheap for the command line
+    from sklearn.datasets import load_digits as _sklearn_digits
+    from sklearn.model_selection import train_test_split
+    from torch.nn import functional as F
+
     bunch = _sklearn_digits()
     grey = torch.from_numpy(bunch.images.astype(np.float32) / 16.0).unsqueeze(1)
     grey = F.interpolate(grey, size=(32, 32), mode="bilinear", align_corners=False)

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from gssd_utils.gssd.flows import FlowConfig, build_flow, check_features
+from gssd_utils.gssd.config import FlowConfig
+from gssd_utils.gssd.flows import build_flow, check_features
 from gssd_utils.provenance import default_device
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -141,22 +142,10 @@ def train_class_flows_batched(features: np.ndarray, labels: np.ndarray, num_clas
         for c, value in enumerate((totals / per_epoch).tolist()):
             curves[c].append(value)
         if not all(np.isfinite(c[-1]) for c in curves):
-            raise FloatingPointError(f"a flow's negative log-likelihood became non-finite; lower the flow learning "
-                                     f"rate (now {config.lr}) or check the features for outliers")
+            raise FloatingPointError(f"a flow's negative log-likelihood became non-finite. Fix: --set "
+                                     f"flows.lr={config.lr / 10:g} (now {config.lr}); if it persists, the features "
+                                     "have outliers or constant dimensions (a feature extractor trained too little)")
     return flows, curves
-
-
-@torch.no_grad()
-def loglik_matrix_batched(flows: BatchedFlows, features: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-    """(N, C) per-dimension log-likelihood of every feature under every class flow."""
-    device = next(iter(flows.params.values())).device
-    num_classes = next(iter(flows.params.values())).shape[0]
-    data = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
-    parts = []
-    for s in range(0, len(data), batch_size):
-        chunk = data[s : s + batch_size].to(device)
-        parts.append(flows.log_prob(chunk.expand(num_classes, -1, -1)).T.cpu())
-    return torch.cat(parts).double().numpy()
 
 
 def to_per_class(flows: BatchedFlows, config: FlowConfig) -> list:

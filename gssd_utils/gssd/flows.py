@@ -9,8 +9,6 @@ Likelihoods are reported per dimension (nats/dim), the scale every threshold is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from nflows.distributions.normal import StandardNormal
@@ -22,25 +20,8 @@ from nflows.transforms.permutations import Permutation
 from torch import nn
 from tqdm import tqdm
 
+from gssd_utils.gssd.config import FlowConfig
 from gssd_utils.provenance import default_device
-from gssd_utils.validation import require_at_least_one
-
-
-@dataclass(frozen=True)
-class FlowConfig:
-    steps: int = 2
-    inflate: int = 1
-    epochs: int = 50
-    batch_size: int = 16
-    lr: float = 1e-3
-    seed: int = 0
-    min_class_size: int = 16
-    vectorized: bool = False  # train all classes in one step each (batched_flows); same result, faster on a GPU
-
-    def __post_init__(self) -> None:
-        require_at_least_one(self, ("steps", "inflate", "epochs", "batch_size", "min_class_size"), "flow")
-        if self.min_class_size < 2:
-            raise ValueError("min_class_size must be at least 2: ActNorm initialises from a batch's std")
 
 
 class TanhAffineCoupling(AffineCouplingTransform):
@@ -107,8 +88,9 @@ def train_flow(features: np.ndarray, config: FlowConfig, device: torch.device | 
             total += loss.item()
         losses.append(total / max(len(order) // batch, 1))
         if not np.isfinite(losses[-1]):
-            raise FloatingPointError(f"{desc}: the negative log-likelihood became {losses[-1]}; lower the flow "
-                                     f"learning rate (now {config.lr}) or check the features for outliers")
+            raise FloatingPointError(f"{desc}: the negative log-likelihood became {losses[-1]}. Fix: --set "
+                                     f"flows.lr={config.lr / 10:g} (now {config.lr}); if it persists, the features "
+                                     "have outliers or constant dimensions (a feature extractor trained too little)")
     return flow.eval(), losses
 
 
@@ -152,14 +134,18 @@ def loglik_matrix(flows: list[Flow], features: np.ndarray, batch_size: int = 409
     return torch.stack(columns, dim=1).double().numpy()
 
 
-def flow_state(flows: list[Flow]) -> dict:
-    return {f"class_{c}": flow.state_dict() for c, flow in enumerate(flows)}
+def flow_arrays(flows: list[Flow]) -> dict[str, np.ndarray]:
+    """The flows' parameters as named arrays (``flow<c>/<parameter>``), to be cached beside their likelihoods."""
+    return {f"flow{c}/{name}": value.detach().cpu().numpy()
+            for c, flow in enumerate(flows) for name, value in flow.state_dict().items()}
 
 
-def load_flows(state: dict, dim: int, config: FlowConfig) -> list[Flow]:
+def flows_from_arrays(arrays: dict[str, np.ndarray], num_classes: int, dim: int, config: FlowConfig) -> list[Flow]:
+    """Rebuild the class flows from ``flow_arrays``' output."""
     flows = []
-    for c in range(len(state)):
+    for c in range(num_classes):
         flow = build_flow(dim, config)
-        flow.load_state_dict(state[f"class_{c}"])
+        prefix = f"flow{c}/"
+        flow.load_state_dict({k[len(prefix):]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith(prefix)})
         flows.append(flow.eval())
     return flows

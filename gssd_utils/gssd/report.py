@@ -31,6 +31,6 @@ def defense_report(result: DefenseResult, labels: np.ndarray) -> dict:
             "uncertain": len(split.uncertain_indices),
             "relabeled": len(split.relabeled_indices),
         },
-        "wall_time_s": dict(result.wall_time_s),
+        "stages": {name: stage.as_dict() for name, stage in result.stages.items()},
         "cache_keys": dict(result.keys),
     }

@@ -8,44 +8,18 @@ NTXentLoss at temperature 0.5, Adam 3e-4 without weight decay or schedule, 100 e
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass, field
-
 import numpy as np
 import torch
 from lightly.loss import NTXentLoss
 from lightly.models.modules import SimCLRProjectionHead
 from torch import nn
-from tqdm import tqdm
 
-from gssd_utils.cache import config_key
 from gssd_utils.models import build_model
 from gssd_utils.provenance import default_device
 from gssd_utils.training.augment import to_float
-from gssd_utils.training.checkpoint import EpochCheckpoint
-from gssd_utils.training.simclr_augment import SimCLRAugmentConfig, simclr_view
-from gssd_utils.validation import require_at_least_one
-
-
-@dataclass(frozen=True)
-class SimCLRConfig:
-    arch: str = "resnet18"
-    width: int = 64
-    epochs: int = 100
-    batch_size: int = 256
-    lr: float = 3e-4
-    temperature: float = 0.5
-    projection_dim: int = 128
-    seed: int = 42
-    augment: SimCLRAugmentConfig = field(default_factory=SimCLRAugmentConfig)
-
-    def __post_init__(self) -> None:
-        require_at_least_one(self, ("epochs", "batch_size", "width", "projection_dim"), "simclr")
-        if not self.temperature > 0:
-            raise ValueError(f"simclr temperature must be positive, got {self.temperature}")
-
-    def key(self) -> str:
-        return config_key(asdict(self))
+from gssd_utils.training.checkpoint import EpochCheckpoint, run_epochs
+from gssd_utils.training.config import SimCLRConfig
+from gssd_utils.training.simclr_augment import simclr_view
 
 
 class SimCLRModel(nn.Module):
@@ -53,7 +27,7 @@ class SimCLRModel(nn.Module):
         super().__init__()
         self.backbone = build_model(config.arch, num_classes=1, width=config.width)
         dim = self.backbone.feature_dim
-        self.head = SimCLRProjectionHead(dim, dim, config.projection_dim, batch_norm=False)
+        self.head = SimCLRProjectionHead(dim, dim, config.projection_dim, batch_norm=config.head_batch_norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone.features(x))
@@ -64,21 +38,19 @@ def train_simclr(images: np.ndarray, config: SimCLRConfig, checkpoint=None, devi
     """Train (or resume) SimCLR; returns the model and its per-epoch loss and time."""
     if len(images) < config.batch_size:
         raise ValueError(f"SimCLR needs at least one full batch: {len(images)} images < batch size "
-                         f"{config.batch_size}. Fix: lower simclr batch_size.")
+                         f"{config.batch_size}. Fix: lower simclr.batch_size to at most {len(images)}")
     device = device or default_device()
     torch.manual_seed(config.seed)
-    model = SimCLRModel(config).to(device, memory_format=torch.channels_last)
+    model = SimCLRModel(config)
+    if hasattr(model.backbone, "init_whitening"):  # AirNet: its first layer whitens the images' patches
+        model.backbone.init_whitening(to_float(torch.from_numpy(np.ascontiguousarray(images[:5000]))))
+    model = model.to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     criterion = NTXentLoss(temperature=config.temperature)
-    history: dict = {"loss": [], "epoch_time_s": []}
     saver = EpochCheckpoint(checkpoint, config.key(), {"model": model, "optimizer": optimizer})
-    start = saver.resume(history)
     data = torch.from_numpy(np.ascontiguousarray(images)).to(device)
-    bar = tqdm(range(start, config.epochs), desc="simclr", disable=not progress, initial=start,
-               total=config.epochs, mininterval=5)
-    for epoch in bar:
-        started = time.perf_counter()
-        generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+
+    def epoch(index: int, generator: torch.Generator) -> dict:
         model.train()
         order = torch.randperm(len(data), generator=generator).to(device)
         losses = []
@@ -93,12 +65,13 @@ def train_simclr(images: np.ndarray, config: SimCLRConfig, checkpoint=None, devi
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
-        history["loss"].append(float(np.mean(losses)))
-        history["epoch_time_s"].append(round(time.perf_counter() - started, 3))
-        if not np.isfinite(history["loss"][-1]):
-            raise FloatingPointError(f"SimCLR loss became {history['loss'][-1]} at epoch {epoch}; lower simclr lr")
-        bar.set_postfix(loss=f"{history['loss'][-1]:.3f}")
-        saver.save(epoch + 1, history)
+        mean = float(np.mean(losses))
+        if not np.isfinite(mean):
+            raise FloatingPointError(f"the SimCLR loss became {mean} at epoch {index}. Fix: lower simclr.lr "
+                                     f"(now {config.lr})")
+        return {"loss": mean}
+
+    history = run_epochs(saver, config.epochs, config.seed, epoch, "simclr", progress)
     return model.eval(), history
 
 

@@ -6,7 +6,7 @@ Each choice buys speed to a given accuracy:
 - three groups of [conv, max-pool, batch-norm, GELU, conv, batch-norm, GELU], convs initialised as identity
   (dirac) on their first channels, so the untrained network passes its input through;
 - batch-norm layers learn a bias only, with fast running statistics (momentum 0.4 in PyTorch's convention);
-- a 3x3 max-pool over the last 4x4 map and a bias-free linear head scaled by 1/9.
+- a max-pool over the last map (3x3 for 32x32 images) and a bias-free linear head scaled by 1/9.
 
 ``width`` is the first group's channel count; the others are four times it (airbench94: 64/256/256).
 ``features(x)`` is the pooled penultimate activation, as for the other networks.
@@ -59,7 +59,7 @@ class AirNet(nn.Module):
         nn.init.zeros_(self.whiten.bias)
         self.groups = nn.Sequential(_Group(WHITEN_CHANNELS, widths[0]), _Group(widths[0], widths[1]),
                                     _Group(widths[1], widths[2]))
-        self.pool = nn.MaxPool2d(3)
+        self.pool = nn.AdaptiveMaxPool2d(1)  # a 3x3 max-pool over the 3x3 map of a 32x32 image; any size works
         self.feature_dim = widths[2]
         self.linear = nn.Linear(widths[2], num_classes, bias=False)
         self.act = nn.GELU()
@@ -75,6 +75,10 @@ class AirNet(nn.Module):
         scaled = eigenvectors.T / torch.sqrt(eigenvalues + eps)[:, None]  # one whitening filter per row
         filters = scaled.flip(0).reshape(-1, 3, k, k)  # largest eigenvalue first
         self.whiten.weight.copy_(torch.cat([filters, -filters]).to(self.whiten.weight))
+
+    def stages(self) -> list[nn.Module]:
+        """The three conv groups (see ``CifarResNet18.stages``)."""
+        return list(self.groups)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.groups(self.act(self.whiten(x)))

@@ -48,6 +48,10 @@ class CifarResNet18(nn.Module):
         self.feature_dim = in_channels
         self.linear = nn.Linear(in_channels, num_classes)
 
+    def stages(self) -> list[nn.Module]:
+        """The four residual stages (layer1-4), whose outputs NAD's attention maps and ASD's meta-split use."""
+        return list(self.layers)
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         out = self.layers(F.relu(self.bn1(self.conv1(x))))
         return torch.flatten(F.adaptive_avg_pool2d(out, 1), 1)

@@ -18,6 +18,10 @@ class SmallCNN(nn.Module):
         self.feature_dim = 4 * width
         self.linear = nn.Linear(self.feature_dim, num_classes)
 
+    def stages(self) -> list[nn.Module]:
+        """The three conv blocks (see ``CifarResNet18.stages``)."""
+        return list(self.body)
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return torch.flatten(nn.functional.adaptive_avg_pool2d(self.body(x), 1), 1)
 

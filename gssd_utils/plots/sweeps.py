@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
-import pandas as pd
+import numpy as np
 
-METRICS = ("suspect precision %", "suspect recall %", "relabel acc %")
+from gssd_utils.evaluation import SplitEvaluation
+
+# what each panel draws: the label, and how to read it off a split evaluation (a fraction, NaN when undefined)
+METRICS = {
+    "suspect precision": lambda q: q.suspect_precision,
+    "suspect recall": lambda q: q.suspect_recall,
+    "relabel accuracy": lambda q: np.nan if q.relabel_accuracy is None else q.relabel_accuracy,
+}
 
 
-def sweep_figure(sweeps: Mapping[str, pd.DataFrame], defaults: Mapping[str, float], title: str = "") -> plt.Figure:
+def sweep_figure(sweeps: Mapping[str, Sequence[tuple[float, SplitEvaluation]]], defaults: Mapping[str, float],
+                 title: str = "") -> plt.Figure:
     """One panel per hyperparameter; the paper's value marked; crosses where the target class was missed."""
     fig, axes = plt.subplots(1, len(sweeps), figsize=(3.3 * len(sweeps), 3.2), squeeze=False, sharey=True)
-    for ax, (parameter, table) in zip(axes[0], sweeps.items(), strict=True):
-        for metric in METRICS:
-            ax.plot(table[parameter], table[metric], marker="o", ms=3, label=metric.replace(" %", ""))
-        missed = table[~table["target detected"].astype(bool)]
-        ax.scatter(missed[parameter], [0] * len(missed), marker="x", color="red", label="target missed")
+    for ax, (parameter, points) in zip(axes[0], sweeps.items(), strict=True):
+        values = [value for value, _ in points]
+        for label, read in METRICS.items():
+            ax.plot(values, [100 * read(q) for _, q in points], marker="o", ms=3, label=label)
+        missed = [value for value, q in points if not q.target_detected]
+        ax.scatter(missed, [0] * len(missed), marker="x", color="red", label="target missed")
         ax.axvline(defaults[parameter], color="grey", ls="--", lw=1)
         ax.set_xlabel(parameter)
         ax.set_ylim(-5, 105)
-    axes[0, 0].set_ylabel("%")
+    axes[0, 0].set_ylabel("% of the target class's samples")
     axes[0, -1].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()

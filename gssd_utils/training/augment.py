@@ -11,7 +11,6 @@ import torch
 # The official GSSD code normalises every data set with these CIFAR-10 statistics.
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2023, 0.1994, 0.2010)
-PAD_MODES = ("zeros", "reflect")
 
 
 def to_float(images_uint8: torch.Tensor) -> torch.Tensor:

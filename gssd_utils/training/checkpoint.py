@@ -1,16 +1,32 @@
-"""Per-epoch training checkpoints: atomic, keyed by the training config, resumable.
+"""The epoch loop every trainer shares: atomic per-epoch checkpoints keyed by the training config, resumable.
 
-A checkpoint written for another config, or one that fails to load, is ignored with a warning and the
-run starts afresh: a cache entry is recomputed, never trusted.
+A checkpoint written for another config, or one that fails to load, is ignored with a warning naming the file
+and the run starts afresh: a cache entry is recomputed, never trusted. Each checkpoint also records where it was
+computed; resuming charges the enclosing stage with what the resumed epochs originally cost
+(``provenance.charge``), so a trained model served from the cache reports its training time, marked as cached.
+Shuffling and augmentation are seeded per epoch (``epoch_generator``), so a resumed run continues exactly as an
+uninterrupted one.
 """
 
 from __future__ import annotations
 
+import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
+from tqdm import tqdm
+
 from gssd_utils import atomic_io
+from gssd_utils.cache import CacheMissWarning, new_record, origin
+from gssd_utils.provenance import charge
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The random stream of one epoch of one run: independent of how many epochs ran before in this process."""
+    return torch.Generator().manual_seed(seed * 100_003 + epoch)
 
 
 class EpochCheckpoint:
@@ -28,20 +44,47 @@ class EpochCheckpoint:
         try:
             state = atomic_io.load_torch(self.path)
             if state["config_key"] != self.config_key:
-                warnings.warn(f"{self.path} was written for another training config; starting afresh", stacklevel=3)
+                warnings.warn(f"checkpoint {self.path} was written for another training config; starting afresh",
+                              CacheMissWarning, stacklevel=3)
                 return 0
             for name, part in self.parts.items():
                 part.load_state_dict(state[name])
             history.update(state["history"])
-            return int(state["epoch"])
+            epoch = int(state["epoch"])
         except Exception as exc:  # an unreadable checkpoint is recomputed, never trusted
-            warnings.warn(f"could not resume from {self.path} ({type(exc).__name__}: {exc}); starting afresh",
-                          stacklevel=3)
+            warnings.warn(f"could not resume from checkpoint {self.path} ({type(exc).__name__}: {exc}); starting "
+                          "afresh", CacheMissWarning, stacklevel=3)
             return 0
+        record = state.get("record", {})
+        charge(float(sum(history.get("epoch_time_s", []))), cached=True, origin=origin(record))
+        return epoch
 
     def save(self, epoch: int, history: dict) -> None:
         if self.path is None:
             return
         state = {name: part.state_dict() for name, part in self.parts.items()}
-        state.update(config_key=self.config_key, epoch=epoch, history=history)
+        seconds = float(sum(history.get("epoch_time_s", [])))
+        state.update(config_key=self.config_key, epoch=epoch, history=history,
+                     record=new_record(None, seconds, None, epochs=epoch))
         atomic_io.save_torch(self.path, state)
+
+
+def run_epochs(saver: EpochCheckpoint, epochs: int, seed: int, train_epoch: Callable[[int, torch.Generator], dict],
+               desc: str, progress: bool = True) -> dict:
+    """Resume from ``saver`` and run the remaining epochs; ``train_epoch(epoch, generator)`` returns the epoch's
+    numbers, appended to the history with its wall time. Returns the history (``epoch_time_s`` and the numbers)."""
+    history: dict = {"epoch_time_s": []}
+    start = saver.resume(history)
+    bar = tqdm(range(start, epochs), desc=desc, disable=not progress, initial=start, total=epochs, mininterval=5)
+    if start < epochs:
+        charge(0.0, cached=False)
+    for epoch in bar:
+        started = time.perf_counter()
+        numbers = train_epoch(epoch, epoch_generator(seed, epoch))
+        for name, value in numbers.items():
+            history.setdefault(name, []).append(value)
+        # kept in the checkpoint, so a model served from the cache still reports what its training cost
+        history["epoch_time_s"].append(round(time.perf_counter() - started, 3))
+        bar.set_postfix({name: f"{value:.3f}" for name, value in numbers.items()})
+        saver.save(epoch + 1, history)
+    return history

@@ -11,72 +11,32 @@ seeded per epoch, so a resumed run continues exactly as an uninterrupted one.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
+from gssd_utils.cache import cache_path
 from gssd_utils.models import build_model
 from gssd_utils.provenance import default_device
-from gssd_utils.training.augment import PAD_MODES, random_crop_flip, to_float
-from gssd_utils.training.checkpoint import EpochCheckpoint
-from gssd_utils.validation import require_at_least_one
+from gssd_utils.training.augment import random_crop_flip, to_float
+from gssd_utils.training.checkpoint import EpochCheckpoint, run_epochs
+from gssd_utils.training.config import TRIANGLE_END, TRIANGLE_START, TrainConfig
 
-SCHEDULES = ("step", "cosine", "triangle")
-# airbench94's triangle: the lr factor rises linearly from 0.2 to 1 over ``warmup`` of the run, then falls to 0.07
-_TRIANGLE_START, _TRIANGLE_END = 0.2, 0.07
 _LOOKAHEAD_EVERY = 5
+Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    arch: str = "resnet18"
-    width: int = 64
-    epochs: int = 200
-    batch_size: int = 128
-    lr: float = 0.1
-    momentum: float = 0.9
-    nesterov: bool = False
-    weight_decay: float = 5e-4
-    schedule: str = "step"
-    milestones: tuple[float, ...] = (0.5, 0.75)  # fractions of the run: epochs 100 and 150 of 200
-    gamma: float = 0.1
-    warmup: float = 0.23  # share of the run spent warming up (triangle schedule only)
-    label_smoothing: float = 0.0
-    bias_lr_scale: float = 1.0  # batch-norm biases train at lr x this (their weight decay per step unchanged)
-    lookahead: bool = False  # pull the weights towards their EMA every 5 steps, ending on the EMA
-    augment: bool = True  # random translation by up to ``crop_padding`` pixels
-    crop_padding: int = 4
-    pad_mode: str = "zeros"
-    hflip: bool = True  # horizontal flip; off for data whose classes are not mirror-symmetric (digits)
-    alternate_flip: bool = False  # flip a fixed random half in even epochs and the other half in odd ones
-    tta: bool = False  # evaluate on the mean of the logits of each image and its mirror
-    seed: int = 0
+def cross_entropy(label_smoothing: float = 0.0) -> Objective:
+    """The recipe's objective: cross-entropy of the batch's logits."""
 
-    def __post_init__(self) -> None:
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule={self.schedule!r} is not valid; choose one of {', '.join(SCHEDULES)}")
-        if self.pad_mode not in PAD_MODES:
-            raise ValueError(f"pad_mode={self.pad_mode!r} is not valid; choose one of {', '.join(PAD_MODES)}")
-        require_at_least_one(self, ("epochs", "batch_size", "width"), "classifier")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
-        if not 0.0 <= self.label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing must lie in [0, 1), got {self.label_smoothing}")
-        if not 0.0 < self.warmup < 1.0:
-            raise ValueError(f"warmup must lie in (0, 1), got {self.warmup}")
-        if self.alternate_flip and not self.hflip:
-            raise ValueError("alternate_flip needs hflip=True")
+    def objective(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = model(inputs)
+        return nn.functional.cross_entropy(logits.float(), labels, label_smoothing=label_smoothing), logits
 
-    def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
-
+    return objective
 
 def _lr_factor(config: TrainConfig, total_steps: int):
     if config.schedule == "triangle":
@@ -84,8 +44,8 @@ def _lr_factor(config: TrainConfig, total_steps: int):
 
         def triangle(step: int) -> float:
             if step < warm:
-                return _TRIANGLE_START + (1 - _TRIANGLE_START) * step / warm
-            return 1 - (1 - _TRIANGLE_END) * (step - warm) / max(total_steps - warm, 1)
+                return TRIANGLE_START + (1 - TRIANGLE_START) * step / warm
+            return 1 - (1 - TRIANGLE_END) * (step - warm) / max(total_steps - warm, 1)
 
         return triangle
     return None
@@ -153,10 +113,12 @@ def train_classifier(
     device: torch.device | None = None,
     progress: bool = True,
     init_state: dict | None = None,
+    objective: Objective | None = None,
 ) -> tuple[nn.Module, dict]:
     """Train from scratch, or from ``init_state`` (fine-tuning), resuming from ``checkpoint`` when it exists.
 
-    Returns the model and its loss/accuracy/time history.
+    ``objective(model, inputs, labels) -> (loss, logits)`` replaces the recipe's cross-entropy (a defense's own
+    loss: NAD's attention distillation, ABL's isolation and unlearning). Returns the model and its history.
     """
     if len(images) != len(labels) or len(images) == 0:
         raise ValueError(f"need a non-empty training set with one label per image, got {len(images)} images "
@@ -178,34 +140,25 @@ def train_classifier(
     lookahead = Lookahead(model, config.epochs * steps_per_epoch) if config.lookahead else None
     if lookahead is not None:
         parts["lookahead"] = lookahead
-    history: dict = {"loss": [], "train_acc": [], "epoch_time_s": []}
     saver = EpochCheckpoint(checkpoint, config.key(), parts)
-    start_epoch = saver.resume(history)
-
     x_all = torch.from_numpy(np.ascontiguousarray(images)).to(device)
     y_all = torch.from_numpy(labels.astype(np.int64)).to(device)
     # alternating flips: one seeded half of the set is mirrored in even epochs, the other half in odd ones
     halves = (torch.rand(len(images), generator=torch.Generator().manual_seed(config.seed)) < 0.5
               if config.alternate_flip else None)
-    bar = tqdm(range(start_epoch, config.epochs), desc=f"train {config.arch}-w{config.width}", disable=not progress,
-               initial=start_epoch, total=config.epochs, mininterval=5)
-    for epoch in bar:
-        generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
-        mirrored = None if halves is None else halves ^ bool(epoch % 2)
-        started = time.perf_counter()
+
+    def epoch(index: int, generator: torch.Generator) -> dict:
+        mirrored = None if halves is None else halves ^ bool(index % 2)
         loss, acc = _train_epoch(model, optimizer, scheduler, lookahead, x_all, y_all, config, generator, mirrored,
-                                 device)
-        history["loss"].append(loss)
-        history["train_acc"].append(acc)
-        # kept in the checkpoint, so a cached model still reports what its training cost
-        history["epoch_time_s"].append(round(time.perf_counter() - started, 3))
-        bar.set_postfix(loss=f"{loss:.3f}", acc=f"{acc:.3f}")
-        saver.save(epoch + 1, history)
+                                 device, objective or cross_entropy(config.label_smoothing))
+        return {"loss": loss, "train_acc": acc}
+
+    history = run_epochs(saver, config.epochs, config.seed, epoch, f"train {config.arch}-w{config.width}", progress)
     return model.eval(), history
 
 
 def _train_epoch(model, optimizer, scheduler, lookahead, x_all, y_all, config, generator, mirrored,
-                 device) -> tuple[float, float]:
+                 device, objective: Objective) -> tuple[float, float]:
     model.train()
     order = torch.randperm(len(x_all), generator=generator).to(device)
     total_loss, correct = 0.0, 0
@@ -217,8 +170,7 @@ def _train_epoch(model, optimizer, scheduler, lookahead, x_all, y_all, config, g
                                      None if mirrored is None else mirrored[idx.cpu()])
         inputs = to_float(batch).contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            logits = model(inputs)
-            loss = nn.functional.cross_entropy(logits.float(), y_all[idx], label_smoothing=config.label_smoothing)
+            loss, logits = objective(model, inputs, y_all[idx])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -228,3 +180,16 @@ def _train_epoch(model, optimizer, scheduler, lookahead, x_all, y_all, config, g
         total_loss += loss.item() * len(idx)
         correct += (logits.argmax(1) == y_all[idx]).sum().item()
     return total_loss / len(order), correct / len(order)
+
+
+def cached_classifier(x: np.ndarray, y: np.ndarray, num_classes: int, config: TrainConfig, key: str,
+                      init: nn.Module | None = None, progress: bool = True,
+                      objective: Objective | None = None) -> nn.Module:
+    """Train (or load) a classifier whose cache entry is ``key``; ``init`` starts a fine-tuning from a model.
+
+    ``key`` must name everything that determines the model, an ``objective`` included.
+    """
+    init_state = None if init is None else {k: v.cpu() for k, v in init.state_dict().items()}
+    model, _ = train_classifier(x, y, num_classes, config, cache_path("classifier", key, ".pt"), progress=progress,
+                                init_state=init_state, objective=objective)
+    return model

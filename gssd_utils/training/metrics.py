@@ -1,6 +1,8 @@
-"""Clean accuracy (ACC) and attack success rate (ASR), the two numbers every table reports."""
+"""Predictions of a trained classifier on uint8 images (ACC and ASR are built on this in ``evaluation``)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -29,10 +31,15 @@ def predict(model: nn.Module, images: np.ndarray, batch_size: int = 512,
     return torch.cat(preds).numpy() if preds else np.empty(0, dtype=np.int64)
 
 
-def accuracy(model: nn.Module, images: np.ndarray, labels: np.ndarray, **kwargs) -> float:
-    return float(np.mean(predict(model, images, **kwargs) == labels))
-
-
-def attack_success_rate(model: nn.Module, triggered_non_target: np.ndarray, target: int, **kwargs) -> float:
-    """Share of triggered non-target test images classified as the target (the GSSD and toolbox ASR)."""
-    return float(np.mean(predict(model, triggered_non_target, **kwargs) == target))
+@torch.no_grad()
+def per_sample_loss(model: nn.Module, images: np.ndarray, labels: np.ndarray,
+                    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], batch_size: int = 512) -> np.ndarray:
+    """The loss of every sample under ``model`` in eval mode, images as they are (no augmentation)."""
+    device = next(model.parameters()).device
+    model.eval()
+    out = []
+    for s in range(0, len(images), batch_size):
+        x = to_float(torch.from_numpy(images[s : s + batch_size]).to(device))
+        y = torch.from_numpy(labels[s : s + batch_size]).long().to(device)
+        out.append(loss(model(x).float(), y).cpu())
+    return torch.cat(out).numpy()

@@ -11,25 +11,15 @@ the chroma plane in YIQ space, a linear approximation of the HSV hue rotation.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torchvision.ops import roi_align
 
 from gssd_utils.training.augment import CIFAR_MEAN, CIFAR_STD
+from gssd_utils.training.config import SimCLRAugmentConfig
 
 _RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 _GREY = torch.tensor([0.299, 0.587, 0.114])
-
-
-@dataclass(frozen=True)
-class SimCLRAugmentConfig:
-    crop_scale: tuple[float, float] = (0.08, 1.0)
-    crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)
-    flip_p: float = 0.5
-    jitter: tuple[float, float, float, float] = (0.8, 0.8, 0.8, 0.2)  # brightness, contrast, saturation, hue
-    jitter_p: float = 0.8
-    grayscale_p: float = 0.2
 
 
 def _uniform(n: int, low: float, high: float, generator: torch.Generator) -> torch.Tensor:

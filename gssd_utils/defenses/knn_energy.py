@@ -9,37 +9,32 @@ of the accepted samples' confidences is relabeled to the predicted class and kep
   size, their choice. Confidence: the fraction of the k neighbours carrying the predicted label.
 - Energy (their Eq. 6): S_c(z_i) = log mean_{k in class c, k != i} softmax_k(z_i·z_k / τ) over all k != i.
   Confidence: max_c S_c, as they suggest. τ defaults to the SimCLR temperature.
-- The final classifier is trained with our usual cross-entropy recipe, not SupCon, so that GSSD and this
-  baseline share the retraining and differ only in the cleansing.
+- The final classifier is trained with the profile's recipe, not SupCon, so that GSSD and this baseline share
+  the retraining and differ only in the cleansing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
+from gssd_utils.cache import array_digest, config_key
+from gssd_utils.defenses.base import (
+    Defense,
+    DefenseInput,
+    DefenseOutcome,
+    check_self_supervised,
+    class_counts,
+    register,
+)
+from gssd_utils.defenses.configs import KnnEnergyConfig
+from gssd_utils.gssd.pipeline import simclr_features, simclr_stage
+from gssd_utils.gssd.simclr import standardize
+from gssd_utils.training.classifier import cached_classifier
+
 METHODS = ("knn", "energy")
-
-
-@dataclass(frozen=True)
-class KnnEnergyConfig:
-    method: str = "knn"
-    k: int | None = None  # None: half the mean class size
-    temperature: float = 0.5
-    relabel_percentile: float = 80.0
-    chunk: int = 1024
-
-    def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"unknown cleansing method {self.method!r}; choose one of {', '.join(METHODS)}")
-        if self.k is not None and self.k < 1:
-            raise ValueError(f"k={self.k} must be at least 1")
-        if not self.temperature > 0:
-            raise ValueError(f"temperature={self.temperature} must be positive")
-        if not 0.0 <= self.relabel_percentile <= 100.0:
-            raise ValueError(f"relabel_percentile={self.relabel_percentile} must lie in [0, 100]")
 
 
 @dataclass
@@ -110,11 +105,13 @@ def energy_scores(features: np.ndarray, labels: np.ndarray, temperature: float, 
     return torch.cat(out).numpy()
 
 
-def cleanse(features: np.ndarray, labels: np.ndarray, config: KnnEnergyConfig) -> Cleansing:
+def cleanse(features: np.ndarray, labels: np.ndarray, method: str, config: KnnEnergyConfig) -> Cleansing:
+    if method not in METHODS:
+        raise ValueError(f"unknown cleansing method {method!r}; choose one of {', '.join(METHODS)}")
     counts = np.bincount(labels)
     if (counts < 2).any():
         raise ValueError(f"every class needs at least 2 samples to be cleansed; class sizes {counts.tolist()}")
-    if config.method == "knn":
+    if method == "knn":
         k = config.k or max(1, int(counts.mean() // 2))
         predictions, confidence = knn_predict(features, labels, k, config.chunk)
     else:
@@ -132,3 +129,61 @@ def cleanse(features: np.ndarray, labels: np.ndarray, config: KnnEnergyConfig) -
         confidence=confidence,
         threshold=threshold,
     )
+
+
+class _Cleansing(Defense):
+    """Cleanse by ``method`` on SimCLR features, then train the recipe on what is kept (relabels applied)."""
+
+    config_class = KnnEnergyConfig
+    cleansing = True
+    method: str
+
+    def check(self, data: DefenseInput) -> None:
+        super().check(data)
+        check_self_supervised(data, self.config.simclr.batch_size, f"defenses.{self.name}.simclr.batch_size")
+        counts = class_counts(data)
+        if (counts < 2).any():
+            raise ValueError(f"{self.name} cleansing needs at least 2 samples of every class; class sizes "
+                             f"{counts.tolist()}. Fix: use more data per class")
+
+    def cleanse(self, data: DefenseInput) -> DefenseOutcome:
+        outcome = DefenseOutcome(model=None)
+        x, y = data.x_train, data.y_train
+        with self.stage(outcome.stages, "simclr"):
+            model, _, key = simclr_stage(x, self.config.simclr, self.progress)
+        with self.stage(outcome.stages, "features"):
+            (features,) = standardize(simclr_features(model, x, key))
+        with self.stage(outcome.stages, "cleansing"):
+            cleansing = cleanse(features, y, self.method, self.config)
+        outcome.removed = np.setdiff1d(np.arange(len(y)), cleansing.accepted_indices)
+        outcome.relabeled, outcome.relabels = cleansing.relabeled_indices, cleansing.relabels
+        outcome.details = {"threshold": cleansing.threshold, "accepted": len(cleansing.accepted_indices),
+                           "relabeled": len(cleansing.relabeled_indices),
+                           "dropped": len(cleansing.rejected_indices)}
+        outcome.state = cleansing
+        return outcome
+
+    def run(self, data: DefenseInput) -> DefenseOutcome:
+        outcome = self.cleanse(data)
+        cleansing: Cleansing = outcome.state
+        kept, labels = cleansing.kept_indices, cleansing.kept_labels(data.y_train)
+        with self.stage(outcome.stages, "retrain"):
+            outcome.model = cached_classifier(
+                data.x_train[kept], labels, data.num_classes, self.recipe,
+                config_key(data.train_key(), self.method, array_digest(kept, labels), asdict(self.recipe)),
+                progress=self.progress)
+        return outcome
+
+
+@register
+class Knn(_Cleansing):
+    name = "knn"
+    method = "knn"
+    summary = "Wang et al.: keep samples whose k nearest SimCLR neighbours agree with the label; relabel confident ones"
+
+
+@register
+class Energy(_Cleansing):
+    name = "energy"
+    method = "energy"
+    summary = "Wang et al.: keep samples whose energy score (Eq. 6) agrees with the label; relabel confident ones"

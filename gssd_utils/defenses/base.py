@@ -1,0 +1,152 @@
+"""The defense interface and registry: every defense takes the same input and returns the same kind of outcome.
+
+Input (``DefenseInput``): the training set as delivered — images and their observed labels — and, for the
+defenses that need one, a clean reserve. It holds no ground truth: nothing a defense receives can tell it which
+samples are poisoned. Output (``DefenseOutcome``): the trained classifier, the training samples the defense
+flagged, isolated or dropped (``removed``), the samples it relabeled, and the cost of each stage.
+
+Adding a defense: a module with a frozen config dataclass (its authors' defaults, range checks in
+``__post_init__``) and a ``Defense`` subclass decorated with ``@register``, imported in ``defenses/__init__``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from gssd_utils.cache import array_digest
+from gssd_utils.provenance import StageTime, measure
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from gssd_utils.training.config import TrainConfig
+
+
+class MissingCleanDataError(ValueError):
+    """A defense that needs clean data was given none; the message names the way to give it."""
+
+
+@dataclass(frozen=True)
+class DefenseInput:
+    """What a defense may see. ``x_clean``/``y_clean`` is a clean reserve, split off before poisoning."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    num_classes: int
+    x_clean: np.ndarray | None = None
+    y_clean: np.ndarray | None = None
+
+    @property
+    def has_clean(self) -> bool:
+        return self.x_clean is not None and len(self.x_clean) > 0
+
+    def train_key(self) -> str:
+        """A content hash of the training set (what a model trained on it depends on)."""
+        return array_digest(self.x_train, self.y_train)
+
+    def clean_key(self) -> str:
+        """A content hash of the clean reserve ('none' when there is none)."""
+        return array_digest(self.x_clean, self.y_clean) if self.has_clean else "none"
+
+
+@dataclass
+class DefenseOutcome:
+    """What a defense produced. ``removed``: training indices not trained on with their given label (flagged,
+    isolated, dropped or relabeled); ``relabels[i]`` is the label given to ``relabeled[i]``."""
+
+    model: nn.Module
+    removed: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    relabeled: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    relabels: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    stages: dict[str, StageTime] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)  # JSON-able diagnostics of this defense
+    state: Any = None  # the defense's own intermediate result (GSSD's DefenseResult), for the book's chapters
+
+
+class Defense(ABC):
+    """A backdoor defense: ``run`` turns a possibly poisoned training set into a classifier."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    config_class: ClassVar[type]
+    uses_clean_data: ClassVar[bool] = False
+    # a cleansing defense chooses what to keep before it trains, and can stop there (``cleanse``)
+    cleansing: ClassVar[bool] = False
+
+    def __init__(self, config: Any, recipe: TrainConfig, progress: bool = True) -> None:
+        self.config = config
+        self.recipe = recipe  # the profile's classifier recipe, the same for every defense
+        self.progress = progress
+
+    @abstractmethod
+    def run(self, data: DefenseInput) -> DefenseOutcome:
+        """Defend; ``data`` holds no ground truth."""
+
+    def cleanse(self, data: DefenseInput) -> DefenseOutcome:
+        """Only choose what to keep and relabel (no model); for the defenses with ``cleansing``."""
+        raise NotImplementedError(f"defense {self.name!r} trains a classifier by design; it has no cleansing step")
+
+    def check(self, data: DefenseInput) -> None:
+        """Refuse unusable input before any work; defenses add their own conditions."""
+        if self.uses_clean_data and not data.has_clean:
+            raise MissingCleanDataError(
+                f"defense {self.name!r} needs a clean reserve and none was given. Fix: add x_clean and y_clean "
+                "arrays to the data npz, or pass --clean FILE.npz (gssd defend), or choose a defense that needs "
+                "no clean data")
+
+    def stage(self, outcome_stages: dict[str, StageTime], name: str):
+        """Record the cost of a ``with`` block as one of this defense's stages."""
+        return measure(outcome_stages.setdefault(name, StageTime()))
+
+
+DEFENSES: dict[str, type[Defense]] = {}
+
+
+def register(cls: type[Defense]) -> type[Defense]:
+    DEFENSES[cls.name] = cls
+    return cls
+
+
+def defense_names() -> list[str]:
+    return list(DEFENSES)
+
+
+def get_defense_class(name: str) -> type[Defense]:
+    try:
+        return DEFENSES[name]
+    except KeyError:
+        raise ValueError(f"unknown defense {name!r}; valid choices: {', '.join(DEFENSES)}") from None
+
+
+def check_self_supervised(data: DefenseInput, batch_size: int, setting: str = "simclr.batch_size") -> None:
+    """SimCLR drops ragged batches, so it needs at least one full batch of images."""
+    if len(data.x_train) < batch_size:
+        raise ValueError(f"SimCLR needs at least one full batch: {len(data.x_train)} images < batch size "
+                         f"{batch_size}. Fix: --set {setting}={len(data.x_train)} (or smaller)")
+
+
+def class_counts(data: DefenseInput) -> np.ndarray:
+    return np.bincount(data.y_train, minlength=data.num_classes)
+
+
+def make_defense_config(name: str, base: Any = None, params: Mapping[str, Any] | None = None) -> Any:
+    """The defense's config: ``base`` (a profile's) or the class defaults, with ``params`` overriding fields."""
+    config_class = get_defense_class(name).config_class
+    config = base if base is not None else config_class()
+    if params:
+        valid = [f.name for f in dataclasses.fields(config_class)]
+        unknown = sorted(set(params) - set(valid))
+        if unknown:
+            raise ValueError(f"defense {name!r} has no setting {', '.join(unknown)}; valid: {', '.join(valid)}")
+        config = dataclasses.replace(config, **params)
+    return config
+
+
+def build_defense(name: str, config: Any, recipe: TrainConfig, progress: bool = True) -> Defense:
+    return get_defense_class(name)(config, recipe, progress)

@@ -1,0 +1,102 @@
+"""DBD, Decoupling the training process (Huang et al., ICLR 2022; the authors' code ``SCLBD/DBD``).
+
+Backdoors hide in the supervised end-to-end training, so DBD splits it:
+1. a backbone learned by self-supervision on the images alone (SimCLR);
+2. a linear head on the frozen backbone, trained with the symmetric cross-entropy (which resists the noisy
+   labels the poisons are to a frozen, label-agnostic backbone);
+3. every epoch, the ``labelled_share`` of samples with the lowest symmetric cross-entropy keep their labels, the
+   rest are unlabelled, and the whole network trains with MixMatch.
+
+The SimCLR stage is GSSD's, reused on the same poisoned set (one SimCLR run per set, and the two defenses then
+differ only in what they do after self-supervision). DBD's own recipe differs: crops of scale 0.2-1 instead of
+0.08-1, Gaussian blur, SGD at lr 0.4 with a cosine schedule and batch 512 where GSSD uses Adam 3e-4 and 256; the
+book says so beside the results. The head is warmed up on the backbone's features of the unaugmented images (the
+authors augment through the frozen backbone), which costs seconds instead of ten passes of the network. The
+classifier is the SimCLR backbone's architecture with a linear head. The samples DBD sets aside (``removed``) are
+the half its final model ranks highest by symmetric cross-entropy: the unlabelled half of its last epoch's rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import numpy as np
+import torch
+from torch import nn
+
+from gssd_utils.cache import cache_path, cached_arrays, config_key
+from gssd_utils.defenses.base import Defense, DefenseInput, DefenseOutcome, check_self_supervised, register
+from gssd_utils.defenses.configs import DbdConfig
+from gssd_utils.gssd.pipeline import simclr_features, simclr_stage
+from gssd_utils.models import build_model
+from gssd_utils.training.checkpoint import epoch_generator
+from gssd_utils.training.metrics import per_sample_loss
+from gssd_utils.training.mixmatch import symmetric_cross_entropy, train_mixmatch
+
+
+def lowest_loss(losses: np.ndarray, share: float) -> np.ndarray:
+    """Boolean mask of the ``share`` of samples with the lowest loss (at least one)."""
+    mask = np.zeros(len(losses), dtype=bool)
+    mask[np.argsort(losses, kind="stable")[: max(round(share * len(losses)), 1)]] = True
+    return mask
+
+
+def warm_up_head(features: np.ndarray, labels: np.ndarray, num_classes: int, config: DbdConfig, seed: int
+                 ) -> dict[str, np.ndarray]:
+    """A linear head on fixed features, trained with the symmetric cross-entropy (Adam, batch 256)."""
+    torch.manual_seed(seed)
+    head = nn.Linear(features.shape[1], num_classes)
+    optimizer = torch.optim.Adam(head.parameters(), lr=config.warmup_lr)
+    x, y = torch.from_numpy(features).float(), torch.from_numpy(labels).long()
+    for epoch in range(config.warmup_epochs):
+        order = torch.randperm(len(x), generator=epoch_generator(seed, epoch))
+        for s in range(0, len(order), 256):
+            idx = order[s : s + 256]
+            loss = symmetric_cross_entropy(head(x[idx]), y[idx], config.sce_alpha, config.sce_beta)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    return {"weight": head.weight.detach().numpy(), "bias": head.bias.detach().numpy()}
+
+
+@register
+class Dbd(Defense):
+    name = "dbd"
+    summary = "SimCLR backbone, SCE-warmed linear head, then MixMatch with the low-loss half keeping its labels"
+    config_class = DbdConfig
+
+    def check(self, data: DefenseInput) -> None:
+        super().check(data)
+        check_self_supervised(data, self.config.simclr.batch_size, "defenses.dbd.simclr.batch_size")
+
+    def _sce(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return symmetric_cross_entropy(logits, labels, self.config.sce_alpha, self.config.sce_beta, reduction="none")
+
+    def run(self, data: DefenseInput) -> DefenseOutcome:
+        c, x, y = self.config, data.x_train, data.y_train
+        outcome = DefenseOutcome(model=None)
+        with self.stage(outcome.stages, "simclr"):
+            simclr, _, simclr_key = simclr_stage(x, c.simclr, self.progress)
+        with self.stage(outcome.stages, "warm-up"):
+            features = simclr_features(simclr, x, simclr_key)
+            head_key = config_key(simclr_key, data.train_key(), "dbd head", asdict(c))
+            head = cached_arrays(cache_path("dbd", head_key, ".npz"),
+                                 lambda: warm_up_head(features, y, data.num_classes, c, self.recipe.seed),
+                                 config={"simclr": simclr_key, "dbd": asdict(c)})
+        model = build_model(c.simclr.arch, data.num_classes, c.simclr.width)
+        state = {k: v for k, v in simclr.backbone.state_dict().items() if not k.startswith("linear.")}
+        state.update({"linear.weight": torch.from_numpy(head["weight"]), "linear.bias": torch.from_numpy(head["bias"])})
+        model.load_state_dict(state)
+        model.tta = self.recipe.tta
+
+        def select(_epoch: int, current: nn.Module) -> np.ndarray:
+            return lowest_loss(per_sample_loss(current, x, y, self._sce), c.labelled_share)
+
+        with self.stage(outcome.stages, "mixmatch"):
+            model, _ = train_mixmatch(model, x, y, data.num_classes, select, c.mixmatch, self.recipe,
+                                      cache_path("classifier", config_key(head_key, asdict(self.recipe)), ".pt"),
+                                      self.recipe.seed, "dbd mixmatch", self.progress)
+        outcome.model = model
+        outcome.removed = np.flatnonzero(~select(c.mixmatch.epochs, model))
+        outcome.details = {"labelled_share": c.labelled_share, "classifier": f"{c.simclr.arch} w{c.simclr.width}"}
+        return outcome

@@ -1,0 +1,169 @@
+"""The paper's ablations (§5.3): fine-tuning (Table 4), the feature extractor (Table 3), the poisoning rate
+(Table 2) and the hyperparameters of detection and splitting.
+
+Each reuses the cached stages of the runs; only what the ablation changes is recomputed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from gssd_utils import paper_reference
+from gssd_utils.attacks import PoisonTruth
+from gssd_utils.cache import array_digest, config_key
+from gssd_utils.evaluation import Metrics, SplitEvaluation, evaluate_split
+from gssd_utils.experiments.runs import AttackRun
+from gssd_utils.experiments.tables import pct
+from gssd_utils.gssd.config import GSSDConfig
+from gssd_utils.gssd.detection import DetectionConfig, detect_target_classes
+from gssd_utils.gssd.pipeline import defend_from_features, retrain_and_finetune
+from gssd_utils.gssd.simclr import extract_features, standardize
+from gssd_utils.gssd.splitting import SplitConfig, split_and_relabel
+from gssd_utils.training.classifier import cached_classifier
+
+TABLE4_ROWS = (
+    ("Original (D)", False),
+    ("Original (D)", True),
+    ("Cleansed (D_C)", False),
+    ("Cleansed (D_C ∪ D'_P)", False),
+    ("Cleansed (D_C)", True),
+)
+
+
+def finetune_ablation(run: AttackRun) -> pd.DataFrame:
+    """Table 4 for one attack: which training data, with or without fine-tuning on the relabeled D̂'_P."""
+    state, config = run.gssd(train=True), run.profile.gssd()
+    split, x, y = state.split, run.x_train, run.y_train
+    num_classes = run.poisoned.data.num_classes
+    data_key = array_digest(x, y)
+    relabel_key = array_digest(split.relabeled_indices, split.relabels)
+    original = run.defend("none").model
+    models = {TABLE4_ROWS[0]: original, TABLE4_ROWS[2]: state.retrained, TABLE4_ROWS[4]: state.finetuned}
+    if len(split.relabeled_indices):
+        finetune = config.finetune_config()
+        models[TABLE4_ROWS[1]] = cached_classifier(
+            x[split.relabeled_indices], split.relabels, num_classes, finetune,
+            config_key(data_key, "original + fine-tune", relabel_key, asdict(finetune)), init=original,
+            progress=run.progress)
+        union = np.concatenate([split.clean_indices, split.relabeled_indices])
+        models[TABLE4_ROWS[3]] = cached_classifier(
+            x[union], np.concatenate([y[split.clean_indices], split.relabels]), num_classes, config.retrain,
+            config_key(data_key, "clean + relabeled", array_digest(split.clean_indices), relabel_key,
+                       asdict(config.retrain)), progress=run.progress)
+    rows = []
+    for data_name, finetuned in TABLE4_ROWS:
+        model = models.get((data_name, finetuned))
+        measured = None if model is None else run.measure(model)
+        published = paper_reference.TABLE4.get((data_name, finetuned), {}).get(run.attack, (None, None))
+        rows.append({
+            "attack": run.attack, "training data": data_name, "fine-tuning": "yes" if finetuned else "no",
+            "ACC ours": None if measured is None else pct(measured.acc),
+            "ASR ours": None if measured is None else pct(measured.asr),
+            "ACC paper": published[0], "ASR paper": published[1],
+            "note": "" if model is not None else "nothing relabeled: D'_P is empty",
+        })
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class ExtractorResult:
+    """GSSD with one feature extractor: detection, split and the final model's ACC/ASR."""
+
+    split: SplitEvaluation
+    metrics: Metrics
+
+
+def supervised_features_result(run: AttackRun) -> ExtractorResult:
+    """Table 3's supervised row: GSSD on the penultimate features of the classifier trained on the poisoned set.
+
+    Everything after the features (flows, detection, split, retraining) is as in the SimCLR run.
+    """
+    x, y = run.x_train, run.y_train
+    num_classes = run.poisoned.data.num_classes
+    (features,) = standardize(extract_features(run.defend("none").model, x))
+    config = run.profile.gssd()
+    result = defend_from_features(features, y, num_classes, config, "supervised-" + array_digest(features),
+                                  run.progress)
+    result = retrain_and_finetune(result, x, y, num_classes, config, run.progress)
+    return ExtractorResult(split=evaluate_split(result.split, result.stats, run.truth, len(y)),
+                           metrics=run.measure(result.final_model))
+
+
+def feature_extractor_table(runs: Mapping[str, AttackRun]) -> pd.DataFrame:
+    """Table 3: GSSD with supervised vs SimCLR features; CLIP listed with the paper's numbers only."""
+    rows = []
+    for attack, run in runs.items():
+        gssd = run.result("gssd")
+        measured = {"RN-18 supervised": supervised_features_result(run),
+                    "RN-18 self-sup (SimCLR)": ExtractorResult(split=gssd.split, metrics=gssd.metrics),
+                    "RN-50 CLIP": None}
+        for extractor, result in measured.items():
+            published = paper_reference.TABLE3[extractor].get(attack, (None, None))
+            rows.append({"attack": attack, "feature extractor": extractor,
+                         "target detected": None if result is None else result.split.target_detected,
+                         "ACC ours": None if result is None else pct(result.metrics.acc),
+                         "ASR ours": None if result is None else pct(result.metrics.asr),
+                         "ACC paper": published[0], "ASR paper": published[1],
+                         "note": "not run: CLIP weights cannot be downloaded here" if result is None else ""})
+    return pd.DataFrame(rows)
+
+
+SWEEPABLE = {"beta_nd": "detection", "beta_d": "detection", "lam": "detection", "alpha_c": "split",
+             "alpha_p": "split"}
+
+
+def hyperparameter_sweep(loglik: np.ndarray, labels: np.ndarray, truth: PoisonTruth, config: GSSDConfig,
+                         parameter: str, values: Sequence[float]) -> list[tuple[float, SplitEvaluation]]:
+    """Detection and split quality as one hyperparameter varies, the others at ``config``'s values.
+
+    Works on a cached likelihood matrix, so a sweep costs seconds: no retraining (the paper's robustness
+    figures also vary only detection and splitting).
+    """
+    if parameter not in SWEEPABLE:
+        raise ValueError(f"unknown hyperparameter {parameter!r}; sweepable: {', '.join(SWEEPABLE)}")
+    points = []
+    for value in values:
+        detection, split_config = config.detection, config.split
+        if SWEEPABLE[parameter] == "detection":
+            detection = replace(detection, **{parameter: value})
+        else:
+            split_config = replace(split_config, **{parameter: value})
+        stats = detect_target_classes(loglik, labels, detection)
+        split = split_and_relabel(loglik, labels, stats, split_config)
+        points.append((value, evaluate_split(split, stats, truth, len(labels))))
+    return points
+
+
+def sweep_table(sweeps: Mapping[str, list[tuple[float, SplitEvaluation]]]) -> pd.DataFrame:
+    return pd.DataFrame([{"parameter": parameter, "value": value, "target detected": q.target_detected,
+                          "false positives": len(q.false_positive_classes),
+                          "suspect precision %": pct(q.suspect_precision), "suspect recall %": pct(q.suspect_recall),
+                          "poisons left in D_C": q.poisons_in_clean, "relabel acc %": pct(q.relabel_accuracy)}
+                         for parameter, points in sweeps.items() for value, q in points])
+
+
+DEFAULT_SWEEPS = {
+    "alpha_c": (0.1, 0.2, 0.3, 0.4, 0.5),
+    "alpha_p": (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5),
+    "beta_nd": (0.3, 0.45, 0.6, 0.75, 0.9, 1.2, 1.5),
+    "beta_d": (0.01, 0.03, 0.05, 0.1, 0.2),
+    "lam": (0.25, 0.5, 0.75, 1.0),
+}
+DEFAULTS = {**asdict(DetectionConfig()), **asdict(SplitConfig())}
+
+
+def rate_row(run: AttackRun) -> dict:
+    """Table 2's row for one (attack, rate): no defense and GSSD, ours and the paper's."""
+    none, gssd = run.result("none"), run.result("gssd")
+    published = paper_reference.TABLE2.get(round(run.rate, 2), {}).get(run.attack, {})
+    no_paper, gssd_paper = published.get("no defense", (None, None)), published.get("gssd", (None, None))
+    return {"rate": run.rate, "attack": run.attack, "n_poisoned": gssd.n_poisoned,
+            "target detected": gssd.split.target_detected,
+            "ACC no defense": pct(none.metrics.acc), "ASR no defense": pct(none.metrics.asr),
+            "ACC GSSD": pct(gssd.metrics.acc), "ASR GSSD": pct(gssd.metrics.asr),
+            "ACC no defense paper": no_paper[0], "ASR no defense paper": no_paper[1],
+            "ACC gssd paper": gssd_paper[0], "ASR gssd paper": gssd_paper[1]}

@@ -1,0 +1,185 @@
+"""The unit of the book: one attack on one profile's data, and every defense run on that poisoned set.
+
+``AttackRun`` owns its artifacts: the poisoned set and its ground truth, each defense's outcome (computed once per
+process, every stage cached on disk), GSSD's SimCLR model, features and flows, and the measurements. Notebooks and
+commands ask a run for what they show; nothing else rebuilds cache paths or re-passes configs alongside it.
+
+A defense sees only ``defense_input(name)``: the poisoned training images with their observed labels, plus the
+clean reserve for the defenses that use clean data. The reserve is split off before poisoning and left out of
+the training set of every defense, so all of them train on the same images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from gssd_utils.attacks import PoisonedDataset, PoisonTruth, poison_dataset
+from gssd_utils.cache import cache_path, config_key
+from gssd_utils.data import ImageDataset
+from gssd_utils.defenses.base import DefenseInput, DefenseOutcome
+from gssd_utils.defenses.registry import build_defense, get_defense_class
+from gssd_utils.evaluation import (
+    Evaluation,
+    Metrics,
+    SplitEvaluation,
+    evaluate_removal,
+    evaluate_split,
+    measure,
+)
+from gssd_utils.gssd.pipeline import DefenseResult, class_flows, defend_features, simclr_features, simclr_stage
+from gssd_utils.gssd.simclr import SimCLRModel
+from gssd_utils.profiles import Profile
+from gssd_utils.provenance import StageTime
+from gssd_utils.provenance import measure as measure_stage
+
+
+@dataclass
+class RunResult:
+    """One defense on one poisoned set: its ACC/ASR, what it set aside against the truth, and its cost."""
+
+    attack: str
+    defense: str
+    rate: float
+    n_poisoned: int
+    metrics: Metrics
+    evaluation: Evaluation
+    stages: dict[str, StageTime]
+    split: SplitEvaluation | None = None  # GSSD's detection and split (App. L)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def compute_s(self) -> float:
+        return sum(stage.compute_s for stage in self.stages.values())
+
+    @property
+    def cache(self) -> str:
+        kinds = {stage.cache for stage in self.stages.values()}
+        return kinds.pop() if len(kinds) == 1 else "partly cached"
+
+
+class AttackRun:
+    """One attack on ``profile``'s data (``data`` or the profile's own), poisoned with ``poison_seed``."""
+
+    def __init__(self, profile: Profile, attack: str, rate: float | None = None, target: int = 0,
+                 poison_seed: int = 0, data: ImageDataset | None = None, data_root: str | Path | None = None,
+                 progress: bool = True) -> None:
+        self.profile, self.progress = profile, progress
+        data = data if data is not None else profile.load_data(data_root)
+        self.clean, self.reserve = data.split_reserve(profile.clean_reserve, profile.subset_seed)
+        self.poison_stage = StageTime()
+        with measure_stage(self.poison_stage):
+            self.poisoned: PoisonedDataset = poison_dataset(
+                self.clean, profile.poison_config(attack, rate, target, poison_seed), progress)
+        self._outcomes: dict[str, DefenseOutcome] = {}
+        self._results: dict[str, RunResult] = {}
+        self._gssd_features: DefenseResult | None = None
+
+    # ---- what the run is ------------------------------------------------------------------------------------
+
+    @property
+    def attack(self) -> str:
+        return self.poisoned.config.attack
+
+    @property
+    def target(self) -> int:
+        return self.poisoned.config.target
+
+    @property
+    def truth(self) -> PoisonTruth:
+        return self.poisoned.truth
+
+    @property
+    def x_train(self) -> np.ndarray:
+        return self.poisoned.data.x_train
+
+    @property
+    def y_train(self) -> np.ndarray:
+        """The observed (poisoned) labels."""
+        return self.poisoned.data.y_train
+
+    @property
+    def rate(self) -> float:
+        return self.poisoned.config.resolved_rate()
+
+    def is_poisoned(self) -> np.ndarray:
+        return self.truth.is_poisoned(len(self.y_train))
+
+    # ---- defenses -------------------------------------------------------------------------------------------
+
+    def defense_input(self, name: str) -> DefenseInput:
+        """What defense ``name`` may see: never the ground truth; the clean reserve only if it uses clean data."""
+        data = self.poisoned.data
+        clean = get_defense_class(name).uses_clean_data
+        return DefenseInput(data.x_train, data.y_train, data.num_classes,
+                            *(self.reserve if clean else (None, None)))
+
+    def defend(self, name: str) -> DefenseOutcome:
+        """Defense ``name`` at this profile's settings on the poisoned set (once per process; stages cached)."""
+        if name not in self._outcomes:
+            defense = build_defense(name, self.profile.defense_config(name), self.profile.classifier, self.progress)
+            data = self.defense_input(name)
+            defense.check(data)
+            self._outcomes[name] = defense.run(data)
+        return self._outcomes[name]
+
+    def result(self, name: str) -> RunResult:
+        """Defense ``name``'s outcome measured: ACC/ASR, and what it set aside against the ground truth."""
+        if name not in self._results:
+            outcome = self.defend(name)
+            n = len(self.y_train)
+            split = None
+            if name == "gssd":
+                state: DefenseResult = outcome.state
+                split = evaluate_split(state.split, state.stats, self.truth, n)
+            self._results[name] = RunResult(
+                attack=self.attack, defense=name, rate=self.rate, n_poisoned=len(self.truth.poison_indices),
+                metrics=self.measure(outcome.model),
+                evaluation=evaluate_removal(outcome.removed, outcome.relabeled, outcome.relabels, self.truth, n),
+                stages=outcome.stages, split=split, details=outcome.details)
+        return self._results[name]
+
+    def measure(self, model: nn.Module) -> Metrics:
+        return measure(model, self.poisoned)
+
+    # ---- GSSD's artifacts, for the chapters that look inside it ---------------------------------------------
+
+    def gssd(self, train: bool = False) -> DefenseResult:
+        """GSSD's stages on this run; with ``train`` also the retrained and fine-tuned classifiers."""
+        if train or "gssd" in self._outcomes:
+            return self.defend("gssd").state
+        if self._gssd_features is None:
+            self._gssd_features = defend_features(self.x_train, self.y_train, self.poisoned.data.num_classes,
+                                                  self.profile.gssd(), self.progress)
+        return self._gssd_features
+
+    def simclr_model(self) -> SimCLRModel:
+        """The run's SimCLR model (from the cache; trained only if its entry is gone)."""
+        model, _, _ = simclr_stage(self.x_train, self.profile.simclr, progress=False)
+        return model
+
+    def raw_features(self, images: np.ndarray, name: str) -> np.ndarray:
+        """SimCLR backbone features of any images (cached per image set under ``name``)."""
+        model, _, key = simclr_stage(self.x_train, self.profile.simclr, progress=False)
+        return simclr_features(model, images, key, name)
+
+    def features(self, images: np.ndarray, name: str) -> np.ndarray:
+        """Features standardized with the training set's statistics, comparable with ``gssd().features``."""
+        train = self.raw_features(self.x_train, "train")
+        return (self.raw_features(images, name) - train.mean(0)) / (train.std(0) + 1e-6)
+
+    def flows(self) -> list:
+        return class_flows(self.gssd(), self.profile.gssd())
+
+    def key(self, *parts: Any) -> str:
+        """A cache key for something computed from this run (its data, poisoning and profile settings)."""
+        return config_key(self.clean.identity(), self.poisoned.config.as_dict(), asdict(self.profile.classifier),
+                          *parts)
+
+    def cache_path(self, kind: str, *parts: Any, suffix: str = ".npz") -> Path:
+        return cache_path(kind, self.key(*parts), suffix)
+

@@ -1,0 +1,184 @@
+"""The book's tables, built from typed run results: column names exist only here.
+
+Every percentage is ours unless its column says *paper*; ``None`` marks a number that does not exist (a paper
+number at another poisoning rate, a precision of an empty set).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from gssd_utils import paper_reference
+from gssd_utils.evaluation import evaluate_split, target_separation
+from gssd_utils.experiments.runs import AttackRun, RunResult
+from gssd_utils.provenance import COMPUTED, StageTime
+
+
+def pct(value: float | None) -> float | None:
+    """A fraction as a percentage with two decimals; None for a missing or undefined value."""
+    return None if value is None or np.isnan(value) else round(100 * value, 2)
+
+
+def stage_columns(stages: Mapping[str, StageTime]) -> dict:
+    """Each stage's cost (its original compute time when the cache served it), and which stages were cache hits."""
+    columns = {f"{name} (s)": round(stage.compute_s, 1) for name, stage in stages.items()}
+    columns["from cache"] = ", ".join(n for n, s in stages.items() if s.cache != COMPUTED) or "none"
+    return columns
+
+
+def paper(table: dict, attack: str, rate: float) -> tuple:
+    return paper_reference.at_paper_rate(table, attack, rate)
+
+
+def no_defense_row(run: AttackRun) -> dict:
+    """ACC/ASR of the classifier trained on the poisoned set, beside the paper's at the paper's rate."""
+    result = run.result("none")
+    acc, asr, source = paper(paper_reference.NO_DEFENSE, run.attack, run.rate)
+    train = result.stages["train"]
+    epochs = run.profile.classifier.epochs
+    return {
+        "attack": run.attack, "rate": run.rate, "n_poisoned": result.n_poisoned,
+        "ACC ours": pct(result.metrics.acc), "ASR ours": pct(result.metrics.asr),
+        "ACC paper": acc, "ASR paper": asr, "paper source": source or "—",
+        "train time (s)": round(train.compute_s, 1),
+        "train img/s": round(len(run.y_train) * epochs / max(train.compute_s, 1e-9)),
+        "from cache": train.cache != COMPUTED,
+    }
+
+
+def gssd_row(run: AttackRun) -> dict:
+    """Table 1 for GSSD: detection, split quality against the truth, ACC/ASR of each step, stage costs."""
+    gssd, none = run.result("gssd"), run.result("none")
+    state = run.gssd(train=True)
+    split = gssd.split
+    retrained = run.measure(state.retrained)
+    acc, asr = paper(paper_reference.GSSD_DEFENDED, run.attack, run.rate)
+    return {
+        "attack": run.attack, "rate": run.rate, "n_poisoned": gssd.n_poisoned,
+        "target detected": split.target_detected, "kind": state.stats.kind[run.target],
+        "false-positive classes": ",".join(map(str, split.false_positive_classes)) or "none",
+        "suspect precision %": pct(split.suspect_precision), "suspect recall %": pct(split.suspect_recall),
+        "poisons left in D_C": split.poisons_in_clean, "relabel acc %": pct(split.relabel_accuracy),
+        "ACC GSSD": pct(gssd.metrics.acc), "ASR GSSD": pct(gssd.metrics.asr),
+        "ACC no defense": pct(none.metrics.acc), "ASR no defense": pct(none.metrics.asr),
+        "ACC D_C only": pct(retrained.acc), "ASR D_C only": pct(retrained.asr),
+        "ACC GSSD paper": acc, "ASR GSSD paper": asr,
+        "poison (s)": round(run.poison_stage.compute_s, 1), **stage_columns(gssd.stages),
+    }
+
+
+def gssd_details(run: AttackRun) -> dict:
+    """What does not fit a row: the defense's own report, the evaluation, the poisoning's diagnostics."""
+    gssd = run.result("gssd")
+    return {"report": gssd.details, "evaluation": gssd.evaluation.as_dict(), "split": gssd.split.as_dict(),
+            "metrics": gssd.metrics.as_dict(), "poison": run.poisoned.data.info["poisoning"]}
+
+
+def detection_row(run: AttackRun) -> dict:
+    """The detection statistics of the true target against the most extreme other class."""
+    state = run.gssd()
+    stats, target = state.stats, run.target
+    others = np.delete(np.arange(len(stats.kind)), target)
+    separation = target_separation(state.loglik, run.y_train, run.truth)
+    return {
+        "attack": run.attack, "flagged classes": ",".join(map(str, stats.flagged)) or "none",
+        "target kind": stats.kind[target] or "not flagged",
+        "S_ND target": round(float(stats.s_nd[target]), 3), "S_ND max other": round(float(stats.s_nd[others].max()), 3),
+        "S_D target": round(float(stats.s_d[target]), 3), "S_D max other": round(float(stats.s_d[others].max()), 3),
+        "target detected": target in stats.flagged,
+        "n poisons in target": int(run.is_poisoned()[run.y_train == target].sum()),
+        "AUROC own density": round(separation["auroc_own"], 3),
+        "AUROC max foreign density": round(separation["auroc_foreign"], 3),
+        "AUROC log ratio": round(separation["auroc_ratio"], 3),
+    }
+
+
+def split_row(run: AttackRun) -> dict:
+    """Split sizes and their quality against the ground truth (App. L)."""
+    state = run.gssd()
+    split = state.split
+    quality = evaluate_split(split, state.stats, run.truth, len(run.y_train))
+    return {
+        "attack": run.attack, "|D_C|": len(split.clean_indices), "|D_U|": len(split.uncertain_indices),
+        "|D_P|": len(split.suspect_indices), "relabeled": len(split.relabeled_indices),
+        "poisons": int(run.is_poisoned().sum()),
+        "D_P precision %": pct(quality.suspect_precision), "D_P recall %": pct(quality.suspect_recall),
+        "poisoned share of D_C %": pct(quality.clean_poisoned_share),
+        "relabel acc %": pct(quality.relabel_accuracy),
+    }
+
+
+def target_scores(run: AttackRun) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """σ of the target class's samples, their poisoned mask, and the σ cut-offs of D̂_P and D̂_C (Fig. 3)."""
+    state = run.gssd()
+    split, target = state.split, run.target
+    members = np.flatnonzero(run.y_train == target)
+    poisoned = run.is_poisoned()[members]
+    sigma = split.scores[members] if target in state.stats.flagged else -split.log_ratio[members]
+    suspects = np.intersect1d(split.suspect_indices, members)
+    kept = np.intersect1d(split.clean_indices, members)
+    cut_p = float(split.scores[suspects].min()) if len(suspects) else float("nan")
+    cut_c = float(split.scores[kept].max()) if len(kept) and len(suspects) else float("nan")
+    return sigma, poisoned, cut_p, cut_c
+
+
+def cleansing_row(result: RunResult) -> dict:
+    """What a defense set aside, against the truth (the kNN/energy chapter's columns), and its ACC/ASR."""
+    ev = result.evaluation
+    return {
+        "attack": result.attack, "method": result.defense,
+        "flagged precision %": pct(ev.removed_precision), "flagged recall %": pct(ev.removed_recall),
+        "poisons kept with their poisoned label": ev.poisons_kept, "relabeled": ev.relabeled,
+        "relabel acc %": pct(ev.relabel_accuracy), "clean kept %": pct(ev.clean_kept),
+        "ACC": pct(result.metrics.acc), "ASR": pct(result.metrics.asr),
+    }
+
+
+def cleansing_table(runs: Iterable[AttackRun], methods: Sequence[str] = ("gssd", "knn", "energy")) -> pd.DataFrame:
+    """GSSD and each cleansing method per attack, with the published ACC/ASR where a paper ran the same attack at
+    the same rate (Wang et al. Tab. 2, GSSD Tab. 1)."""
+    rows = []
+    for run in runs:
+        for method in methods:
+            row = cleansing_row(run.result(method))
+            row["ACC paper"], row["ASR paper"], row["paper source"] = paper_reference.published(method, run.attack,
+                                                                                             run.rate)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# Table 1's rows in the paper's order, the fine-tune-only row beside NAD; * marks the defenses that use clean data
+TABLE1_DEFENSES = ("none", "nad", "finetune", "abl", "dbd", "asd", "knn", "energy", "gssd")
+DEFENSE_NAMES = {"none": "No defense", "nad": "NAD*", "finetune": "Fine-tuning*", "abl": "ABL", "dbd": "DBD",
+                 "asd": "ASD*", "knn": "kNN", "energy": "Energy", "gssd": "GSSD"}
+
+
+def comparison_rows(run: AttackRun, defenses: Sequence[str]) -> list[dict]:
+    """Table 1 for one attack: every defense's ACC/ASR beside the paper's, what it set aside, and its cost."""
+    rows = []
+    for defense in defenses:
+        result = run.result(defense)
+        acc, asr, source = paper_reference.published(defense, run.attack, run.rate)
+        ev = result.evaluation
+        rows.append({
+            "attack": run.attack, "rate": run.rate, "defense": DEFENSE_NAMES[defense],
+            "ACC": pct(result.metrics.acc), "ASR": pct(result.metrics.asr),
+            "ACC - ASR": round(100 * (result.metrics.acc - result.metrics.asr), 2),
+            "ACC paper": acc, "ASR paper": asr, "paper source": source or "—",
+            "set aside": ev.removed, "set-aside precision %": pct(ev.removed_precision),
+            "poisons caught %": pct(ev.removed_recall), "poisons trained on": ev.poisons_kept,
+            "compute (min)": round(result.compute_s / 60, 2), "from cache": result.cache,
+        })
+    best = max(range(len(rows)), key=lambda i: rows[i]["ACC - ASR"] if rows[i]["defense"] != "No defense" else -1e9)
+    for i, row in enumerate(rows):
+        row["best ACC - ASR"] = i == best
+    return rows
+
+
+def comparison_table(runs: Iterable[AttackRun], defenses: Sequence[str] = TABLE1_DEFENSES) -> pd.DataFrame:
+    """Table 1: every defense on every attack; ``best ACC - ASR`` marks each attack's best defense, as the paper's
+    bold does (no defense excluded)."""
+    return pd.DataFrame([row for run in runs for row in comparison_rows(run, defenses)])

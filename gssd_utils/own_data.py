@@ -1,0 +1,134 @@
+"""``gssd defend``: any registered defense on a user's own npz data set.
+
+Everything the command will need is read and checked first — the data, the clean reserve, the truth file, the
+target, the settings, the output and cache folders, whether the defense can run on this data — so that bad input
+fails in a second, before any training. The outputs are written atomically; the evaluation against ``--truth``
+(for the experimenter only: the defense never reads it) runs last, and a failure there still leaves the defense's
+own outputs and a ``report.json`` that records the error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gssd_utils.atomic_io import save_json, save_npz, save_torch
+from gssd_utils.attacks import PoisonTruth, load_truth
+from gssd_utils.cache import check_cache_root
+from gssd_utils.cli import RunFailure
+from gssd_utils.data import load_clean_reserve, load_npz_dataset
+from gssd_utils.defenses.base import DefenseInput, DefenseOutcome
+from gssd_utils.defenses.registry import build_defense
+from gssd_utils.gssd.pipeline import DefenseResult
+from gssd_utils.profiles import Profile
+from gssd_utils.provenance import Provenance
+
+
+class EvaluationFailed(RunFailure):
+    """The defense ran and its outputs were written, but measuring it failed."""
+
+
+def _target(args: argparse.Namespace, truth: PoisonTruth | None, num_classes: int) -> int | None:
+    target = args.target if args.target is not None else (truth.target if truth and truth.target >= 0 else None)
+    if target is not None and not 0 <= target < num_classes:
+        raise ValueError(f"--target {target} is not a class of the data (0..{num_classes - 1})")
+    return target
+
+
+def defend(args: argparse.Namespace, profile: Profile, out: Path) -> None:
+    """Check everything, run ``args.defense``, write its outputs and report into ``out``."""
+    check_cache_root()
+    user = load_npz_dataset(args.data)
+    data = user.data
+    clean = load_clean_reserve(args.clean, data) if args.clean else user.clean
+    truth, layout = (load_truth(args.truth, len(data.y_train), data.num_classes, "--truth")
+                     if args.truth else (None, None))
+    target = _target(args, truth, data.num_classes)
+    defense = build_defense(args.defense, profile.defense_config(args.defense), profile.classifier)
+    if not args.train and not defense.cleansing:
+        raise ValueError(f"defense {args.defense!r} trains a classifier by design. Fix: add --train")
+    inputs = DefenseInput(data.x_train, data.y_train, data.num_classes,
+                          *(clean if clean and defense.uses_clean_data else (None, None)))
+    defense.check(inputs)
+    if truth is not None:
+        print(f"--truth: {len(truth.poison_indices)} poisons; original_labels {layout}", file=sys.stderr)
+
+    provenance = Provenance(profile=profile.name, data=data.identity())
+    with provenance.timed(args.defense):
+        outcome = defense.run(inputs) if args.train else defense.cleanse(inputs)
+    report = _report(args, profile, provenance, outcome, clean, layout)
+    _write_outputs(out, args.defense, outcome)
+    failure = None
+    try:
+        report.update(_evaluate(outcome, truth, user.x_test_triggered, data, target, args.train))
+    except Exception as exc:  # measuring failed: the defense's outputs stay, the report says why
+        failure = f"{type(exc).__name__}: {exc}"
+        report["evaluation_error"] = failure
+    save_json(out / "report.json", report)
+    print(json.dumps({k: report[k] for k in ("defense", "removed", "relabeled", *_headline(report))}, indent=1))
+    written = ", ".join(sorted(p.name for p in out.iterdir() if not p.name.startswith(".")))
+    print(f"wrote {out}/: {written}", file=sys.stderr)
+    if failure:
+        raise EvaluationFailed(f"the defense's outputs and report.json were written to {out}, but the evaluation "
+                               f"failed ({failure})")
+
+
+def _headline(report: dict) -> tuple[str, ...]:
+    return tuple(k for k in ("flagged_classes", "acc", "asr", "evaluation_error") if k in report)
+
+
+def _report(args: argparse.Namespace, profile: Profile, provenance: Provenance, outcome: DefenseOutcome,
+            clean: tuple | None, layout: str | None) -> dict[str, Any]:
+    report: dict[str, Any] = {
+        "defense": args.defense, "trained": args.train, "settings": profile.describe(), "overrides": args.set,
+        "removed": len(outcome.removed), "relabeled": len(outcome.relabeled),
+        "clean_reserve": 0 if clean is None else len(clean[1]),
+        "stages": {name: stage.as_dict() for name, stage in outcome.stages.items()},
+        "provenance": provenance.as_dict(), **outcome.details,
+    }
+    if layout is not None:
+        report["truth_original_labels"] = layout
+    return report
+
+
+def _write_outputs(out: Path, defense: str, outcome: DefenseOutcome) -> None:
+    save_npz(out / "removed.npz", {"removed_indices": outcome.removed, "relabeled_indices": outcome.relabeled,
+                                   "relabels": outcome.relabels})
+    if defense == "gssd":
+        split = outcome.state.split
+        save_npz(out / "split.npz", {
+            "clean_indices": split.clean_indices, "suspect_indices": split.suspect_indices,
+            "uncertain_indices": split.uncertain_indices, "relabeled_indices": split.relabeled_indices,
+            "relabels": split.relabels})
+        save_npz(out / "scores.npz", {"sigma": split.scores, "log_ratio": split.log_ratio,
+                                      "loglik": outcome.state.loglik})
+    if outcome.model is not None:
+        save_torch(out / "model.pt", {k: v.cpu() for k, v in outcome.model.state_dict().items()})
+
+
+def _evaluate(outcome: DefenseOutcome, truth: PoisonTruth | None, triggered: np.ndarray | None, data: Any,
+              target: int | None, trained: bool) -> dict[str, Any]:
+    """ACC/ASR of the trained model, and what the defense set aside against the truth (experimenter's side)."""
+    from gssd_utils.evaluation import evaluate_removal, evaluate_split
+    from gssd_utils.training.metrics import predict
+
+    found: dict[str, Any] = {}
+    n = len(data.y_train)
+    if truth is not None:
+        found["evaluation"] = evaluate_removal(outcome.removed, outcome.relabeled, outcome.relabels, truth,
+                                               n).as_dict()
+        if isinstance(outcome.state, DefenseResult):  # GSSD: its detection and split as well
+            state = outcome.state
+            found["split_evaluation"] = evaluate_split(state.split, state.stats, truth, n).as_dict()
+    if trained:
+        found["acc"] = float(np.mean(predict(outcome.model, data.x_test) == data.y_test))
+        if triggered is not None and target is not None:
+            found["asr"] = float(np.mean(predict(outcome.model, triggered) == target))
+        elif triggered is not None:
+            found["asr"] = "not computed: pass --target or a --truth file holding 'target'"
+    return found

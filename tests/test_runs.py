@@ -1,0 +1,75 @@
+"""The run as the unit: seeds with one meaning each, artifacts the run owns, no ground truth for the defenses."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from gssd_utils.defenses.base import DefenseInput
+from gssd_utils.experiments.features import generative_accuracy, knn_health
+from gssd_utils.experiments.runs import AttackRun
+from gssd_utils.profiles import apply_settings, get_profile
+from gssd_utils.provenance import measure
+
+TINY = ["simclr.epochs=2", "flows.epochs=2", "classifier.epochs=2"]
+
+
+def _profile(train_seed=0):
+    return apply_settings(get_profile("smoke"), TINY).with_train_seed(train_seed)
+
+
+def test_seeds_have_one_meaning_each(digits):
+    a = AttackRun(_profile(), "badnets", poison_seed=0, data=digits, progress=False)
+    b = AttackRun(_profile(train_seed=3), "badnets", poison_seed=0, data=digits, progress=False)
+    c = AttackRun(_profile(), "badnets", poison_seed=1, data=digits, progress=False)
+    # the poisoning seed alone picks the poisoned images; the training seed leaves them alone
+    np.testing.assert_array_equal(a.truth.poison_indices, b.truth.poison_indices)
+    assert not np.array_equal(a.truth.poison_indices, c.truth.poison_indices)
+    # the training seed shifts every trained model's seed, and nothing else
+    pa, pb = a.profile, b.profile
+    assert (pb.classifier.seed, pb.simclr.seed, pb.flows.seed) == (pa.classifier.seed + 3, pa.simclr.seed + 3,
+                                                                    pa.flows.seed + 3)
+    assert dataclasses.replace(pb.classifier, seed=pa.classifier.seed) == pa.classifier
+    assert pb.defense_config("dbd").simclr == pb.simclr
+
+
+@pytest.mark.slow
+def test_a_run_with_a_training_seed_reuses_its_own_models(digits, monkeypatch):
+    """The renovation's seed bug: a notebook's analysis built its own config with the seed, the run used another,
+    so the SimCLR checkpoint was opened under a different key and trained again over the same file."""
+    from gssd_utils.gssd.simclr import SimCLRModel
+
+    run = AttackRun(_profile(train_seed=1), "badnets", data=digits, progress=False)
+    with measure() as first:
+        run.gssd()
+    assert first.cache == "computed"
+
+    def no_training(*_args):
+        pytest.fail("SimCLR was trained again")
+
+    monkeypatch.setattr(SimCLRModel, "forward", no_training)  # training calls it; feature extraction does not
+    with measure() as model:
+        run.simclr_model()
+    assert model.cache == "cached"
+    knn_health(run)  # the chapters' analyses read the run's own models
+    generative_accuracy(run)
+    monkeypatch.undo()
+    # and a run with the same seeds in a new process-state reproduces the split exactly
+    again = AttackRun(_profile(train_seed=1), "badnets", data=digits, progress=False).gssd()
+    np.testing.assert_array_equal(again.split.clean_indices, run.gssd().split.clean_indices)
+
+
+def test_a_defense_sees_no_ground_truth_and_the_reserve_only_when_it_uses_clean_data(digits):
+    profile = dataclasses.replace(_profile(), clean_reserve=0.1)
+    run = AttackRun(profile, "badnets", data=digits, progress=False)
+    fields = {f.name for f in dataclasses.fields(DefenseInput)}
+    assert fields == {"x_train", "y_train", "num_classes", "x_clean", "y_clean"}  # nothing that holds truth
+    assert not run.defense_input("gssd").has_clean
+    clean = run.defense_input("nad")
+    assert clean.has_clean and len(clean.y_clean) == round(0.1 * len(digits.y_train))
+    # the reserve is genuinely clean and out of the training set every defense sees
+    assert len(run.y_train) + len(clean.y_clean) == len(digits.y_train)
+    reserve_rows = {row.tobytes() for row in clean.x_clean}
+    assert not any(row.tobytes() in reserve_rows for row in run.x_train[run.truth.poison_indices])
