@@ -208,9 +208,11 @@ def _cmd_bench(args: argparse.Namespace) -> None:
 
 
 def _cmd_recipes(args: argparse.Namespace) -> None:
-    from gssd_utils.experiments.recipes import recipe_curves
+    from gssd_utils.experiments.recipes import recipe_curves, recipe_throughput
 
-    table = recipe_curves(args.recipes, _output_folder(args.out), args.rate, args.data_root)
+    out = _output_folder(args.out)
+    table = (recipe_throughput(args.recipes, out) if args.throughput
+             else recipe_curves(args.recipes, out, args.rate, args.data_root))
     print(table.to_string(index=False))
 
 
@@ -286,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "for candidate classifier recipes of the CPU tier (hours)")
     recipes.add_argument("recipes", nargs="+", help="recipe names (gssd_utils/experiments/recipes.py)")
     recipes.add_argument("--rate", type=float, default=0.01)
+    recipes.add_argument("--throughput", action="store_true", help="only measure each classifier recipe's training "
+                         "rate (on an idle machine), to read the curves' minutes at it")
     recipes.add_argument("--data-root", default=None)
     recipes.add_argument("--out", default="results/quick/recipes")
     recipes.set_defaults(func=_cmd_recipes)

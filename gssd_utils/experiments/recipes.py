@@ -23,16 +23,13 @@ from gssd_utils.attacks import PoisonConfig, poison_dataset
 from gssd_utils.cache import cache_path, config_key
 from gssd_utils.data import load_dataset
 from gssd_utils.evaluation import measure
+from gssd_utils.profiles import QUICK_CLASSIFIER, get_profile
 from gssd_utils.provenance import Provenance
 from gssd_utils.results_io import write_results
 from gssd_utils.training.classifier import train_classifier
 from gssd_utils.training.config import SimCLRAugmentConfig, SimCLRConfig, TrainConfig
 
-# airbench94's optimiser, rescaled from batch 1024 with a summed loss to batch 256 with a mean loss: the same
-# step per example (lr 11.5 / 1024 / (1 + 1/(1 - 0.85)) x 256) and the same weight decay per epoch
-AIRBENCH = TrainConfig(arch="airnet", width=16, epochs=4, batch_size=256, lr=0.375, momentum=0.85, nesterov=True,
-                       weight_decay=1.33e-3, schedule="triangle", label_smoothing=0.2, bias_lr_scale=64.0,
-                       lookahead=True, crop_padding=2, pad_mode="reflect", alternate_flip=True, tta=True)
+AIRBENCH = QUICK_CLASSIFIER  # the recipe the search chose, at the candidates' common settings
 SMALL_CNN = TrainConfig(arch="small_cnn", width=32, epochs=30, batch_size=128, lr=0.05, schedule="cosine")
 
 
@@ -101,7 +98,6 @@ def simclr_curve(recipe: SimclrRecipe, data_root: str | None = None, progress: b
     from gssd_utils.evaluation import evaluate_split, target_separation
     from gssd_utils.gssd.pipeline import defend_from_features
     from gssd_utils.gssd.simclr import extract_features, knn_accuracy, standardize, train_simclr
-    from gssd_utils.profiles import get_profile
 
     data = load_dataset("cifar10", data_root)
     poisoned = poison_dataset(data, PoisonConfig("badnets", rate=0.1), progress=progress)
@@ -126,6 +122,25 @@ def simclr_curve(recipe: SimclrRecipe, data_root: str | None = None, progress: b
                      "AUROC log ratio": round(target_separation(result.loglik, y, poisoned.truth)["auroc_ratio"], 3),
                      "note": recipe.note})
     return rows
+
+
+def recipe_throughput(names: Sequence[str], out: str | Path, batches: int = 20) -> pd.DataFrame:
+    """Each classifier recipe's training rate on this machine (random images, the epoch after a warm-up one), so
+    the minutes of a curve measured on a busy machine can be read at the quiet rate: epochs x images / rate."""
+    from gssd_utils.experiments.bench import images_per_second
+
+    provenance = Provenance(profile="quick", data={"name": "random images"})
+    rows = []
+    for name in names:
+        recipe = RECIPES[name]
+        with provenance.timed(name):
+            rate = images_per_second(recipe.config, batches)
+        rows.append({"recipe": name, "arch": f"{recipe.config.arch} w{recipe.config.width}",
+                     "batch": recipe.config.batch_size, "train img/s": round(rate),
+                     "minutes per epoch": round(recipe.n_train / rate / 60, 2), "n_train": recipe.n_train})
+    table = pd.DataFrame(rows)
+    write_results(table, provenance, out, "classifier_throughput", settings="measured on an otherwise idle machine")
+    return table
 
 
 def recipe_curves(names: Sequence[str], out: str | Path, rate: float = 0.01, data_root: str | None = None,
