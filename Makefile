@@ -4,13 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= quick
 NOTEBOOKS := 01_attacks 02_simclr 03_flows 04_detection 05_splitting 06_finetuning 07_ablations 08_knn_energy \
-	09_summary
+	09_summary 00_overview
 NB_TIMEOUT ?= 14400
 PARAMS ?=
 EXECUTED := _build/executed/$(PROFILE)
 LIBRARY := $(shell find gssd_utils -name '*.py' 2>/dev/null)
 
-.PHONY: install test lint book html notebook reference bench clean FORCE
+.PHONY: install test lint book html notebook reference publish-check bench clean FORCE
 .PRECIOUS: $(EXECUTED)/%.ipynb
 
 install: $(VENV)/.installed
@@ -32,10 +32,11 @@ test: lint
 # _build/results/$(PROFILE): building the book never changes a tracked file.
 $(EXECUTED)/%.ipynb: notebooks/%.ipynb $(LIBRARY) $(VENV)/.installed
 	@mkdir -p $(@D)
-	@echo "== notebook $* at profile $(PROFILE)"
-	$(BIN)/papermill $< $(@D)/partial-$(@F) -k gssd --cwd $(CURDIR) --execution-timeout $(NB_TIMEOUT) \
-		--log-output --no-progress-bar -p profile $(PROFILE) $(PARAMS) \
-		|| { echo "notebook $< failed at profile $(PROFILE); see the cell named above" >&2; exit 1; }
+	@$(BIN)/gssd book-progress --profile $(PROFILE) --notebook $* $(NOTEBOOKS)
+	@start=$$(date +%s); $(BIN)/papermill $< $(@D)/partial-$(@F) -k gssd --cwd $(CURDIR) \
+		--execution-timeout $(NB_TIMEOUT) --log-output --no-progress-bar -p profile $(PROFILE) $(PARAMS) \
+		|| { echo "notebook $< failed at profile $(PROFILE); see the cell named above" >&2; exit 1; }; \
+		$(BIN)/gssd book-progress --profile $(PROFILE) --notebook $* --took $$(( $$(date +%s) - start ))
 	mv $(@D)/partial-$(@F) $@
 
 book/%.ipynb: $(EXECUTED)/%.ipynb FORCE
@@ -64,7 +65,14 @@ reference: install
 	$(MAKE) book PROFILE=$(PROFILE)
 	mkdir -p results/$(PROFILE)
 	cp -r _build/results/$(PROFILE)/. results/$(PROFILE)/
+	$(BIN)/gssd book-progress --profile $(PROFILE) --keep-reference
 	@echo "refreshed results/$(PROFILE) from _build/results/$(PROFILE); review with git diff and commit"
+
+# What the GitHub Pages workflow (.github/workflows/book.yml) builds and publishes: the smoke book.
+publish-check: install
+	$(MAKE) book PROFILE=smoke
+	@test -f _build/html/index.html || { echo "publish-check: no _build/html/index.html" >&2; exit 1; }
+	@echo "_build/html is what the workflow publishes"
 
 # Per-stage throughput on this machine (SimCLR and classifier img/s, flow steps/s, UMAP time).
 bench: install

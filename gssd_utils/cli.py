@@ -216,6 +216,58 @@ def _cmd_recipes(args: argparse.Namespace) -> None:
     print(table.to_string(index=False))
 
 
+def _cmd_sweep(args: argparse.Namespace) -> None:
+    from dataclasses import asdict
+
+    from gssd_utils.attacks import make_config
+    from gssd_utils.cache import check_cache_root
+    from gssd_utils.experiments import sweep as sweeps
+    from gssd_utils.results_io import reference_dir
+
+    profile = _profile(args)
+    plan = sweeps.Sweep(args.profile, tuple(args.set), args.train_seed, args.poison_seed, args.target, args.data_root)
+    if args.attacks or args.rates or args.tasks:
+        jobs = sweeps.grid_jobs(profile, args.attacks or list(profile.attacks), args.rates or [None],
+                                args.tasks or ["gssd"])
+    else:
+        jobs = sweeps.book_jobs(profile)
+    for job in jobs:  # every attack and its settings known before anything is submitted
+        make_config(job.attack, profile.attack_params.get(job.attack))
+    check_cache_root()
+    done = [job for job in jobs if sweeps.is_done(plan, job)]
+    if args.dry_run:
+        bench_path = Path(args.bench) if args.bench else reference_dir(profile.name) / f"bench_{profile.name}.json"
+        bench = json.loads(bench_path.read_text()) if bench_path.is_file() else None
+        rows = sweeps.estimate(profile, jobs, bench)
+        for row in rows:
+            row["done"] = any(job.label() == row["job"] for job in done)
+        for row in rows:
+            print(json.dumps(row))
+        total = sum(row.get("hours", 0.0) for row in rows if not row["done"])
+        source = (f"at the rates of {bench_path} ({bench['provenance']['device']})" if bench else
+                  f"no hours: no bench figures at {bench_path}; run `gssd bench --profile {profile.name} --out "
+                  f"results/{profile.name}` on the machine that will run the jobs")
+        print(f"{len(jobs)} jobs, {len(done)} done; {total:.1f} device-hours to go, {source}", file=sys.stderr)
+        return
+    print(f"{len(jobs) - len(done)} of {len(jobs)} jobs to run ({args.executor}); settings {asdict(plan)}",
+          file=sys.stderr)
+    gpus = [int(g) for g in args.gpus.split(",")] if args.gpus else []
+    for summary in sweeps.launch(plan, jobs, args.executor, args.folder, args.max_parallel, args.gpus_per_job,
+                                 args.partition, args.time, gpus):
+        print(json.dumps(summary))
+
+
+def _cmd_book_progress(args: argparse.Namespace) -> None:
+    from gssd_utils.experiments import progress
+
+    if args.keep_reference:
+        progress.keep_reference_timings(args.profile)
+    elif args.took is not None:
+        progress.record(args.profile, args.notebook, args.took)
+    else:
+        print(progress.announce(args.profile, args.notebook, args.notebooks), flush=True)
+
+
 def _cmd_defend(args: argparse.Namespace) -> None:
     from gssd_utils.own_data import defend
 
@@ -293,6 +345,31 @@ def build_parser() -> argparse.ArgumentParser:
     recipes.add_argument("--data-root", default=None)
     recipes.add_argument("--out", default="results/quick/recipes")
     recipes.set_defaults(func=_cmd_recipes)
+
+    sweep = sub.add_parser("sweep", parents=[experiment], help="run what the book computes at a profile as "
+                           "independent jobs on SLURM or local GPUs (submitit); the book then only reads the cache")
+    sweep.add_argument("--executor", choices=("local", "slurm"), default="local")
+    sweep.add_argument("--attacks", nargs="*", default=None, help="a grid instead of the book's jobs")
+    sweep.add_argument("--rates", nargs="*", type=float, default=None)
+    sweep.add_argument("--tasks", nargs="*", default=None, help="defenses, table3, table4 (default with a grid: gssd)")
+    sweep.add_argument("--max-parallel", type=int, default=2, help="jobs running at once (SLURM: array parallelism)")
+    sweep.add_argument("--gpus", default="", help="local GPUs to use, one job each, e.g. 0,1,2,3")
+    sweep.add_argument("--gpus-per-job", type=int, default=1, help="SLURM: GPUs per job")
+    sweep.add_argument("--partition", default=None, help="SLURM partition")
+    sweep.add_argument("--time", type=int, default=24 * 60, help="time limit per job in minutes (requeued after)")
+    sweep.add_argument("--folder", default="_build/sweep/%j", help="submitit's logs (on a shared filesystem)")
+    sweep.add_argument("--dry-run", action="store_true", help="list the jobs and what they will cost; submit nothing")
+    sweep.add_argument("--bench", default=None, help="gssd bench results (json) of the machine that will run them")
+    sweep.set_defaults(func=_cmd_sweep)
+
+    book = sub.add_parser("book-progress", help="(used by make book) which notebook runs and what remains")
+    book.add_argument("--profile", default="quick")
+    book.add_argument("--notebook", default="")
+    book.add_argument("--took", type=float, default=None, help="record that --notebook took this many seconds")
+    book.add_argument("--keep-reference", action="store_true", help="copy the timings next to results/<profile>")
+    book.add_argument("notebooks", nargs="*", help="the book's notebooks, in build order")
+    book.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    book.set_defaults(func=_cmd_book_progress)
 
     defend = sub.add_parser("defend", parents=[settings], help="run a defense on an npz data set (x_train, "
                             "y_train, x_test, y_test; optionally x_test_triggered, x_clean, y_clean)")

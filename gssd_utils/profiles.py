@@ -54,6 +54,9 @@ class Profile:
     table1_defenses: tuple[str, ...] = ("none", "nad", "finetune", "abl", "dbd", "asd", "knn", "energy", "gssd")
     attacks: tuple[str, ...] = ("badnets", "blend", "wanet", "chessboard")
     subset_seed: int = 0
+    # the attacks of the paper's Tables 3 and 4 (the book runs those of them that are in ``attacks``)
+    table3_attacks: tuple[str, ...] = ("badnets", "blend", "wanet")
+    table4_attacks: tuple[str, ...] = ("badnets", "blend", "wanet", "adap_patch")
     # Table 2 (poisoning rates) re-runs the whole defense per rate; the CPU profiles run a subset of the grid.
     rate_attacks: tuple[str, ...] = ("badnets", "blend", "wanet")
     rates: tuple[float, ...] = (0.01, 0.05, 0.1, 0.15, 0.2)

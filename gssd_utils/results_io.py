@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from gssd_utils.atomic_io import json_ready, save_json, write_atomically
 from gssd_utils.provenance import REPO_ROOT, Provenance
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BUILD_RESULTS = Path("_build") / "results"
 REFERENCE_RESULTS = Path("results")
@@ -44,6 +46,8 @@ def write_results(table: pd.DataFrame, provenance: Provenance, directory: str | 
 
 def load_results(directory: str | Path, name: str) -> tuple[pd.DataFrame, dict] | None:
     """(table, the whole record) of a results file, or None when it has not been produced."""
+    import pandas as pd
+
     path = Path(directory) / f"{name}.json"
     if not path.exists():
         return None

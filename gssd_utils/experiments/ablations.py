@@ -14,7 +14,7 @@ import pandas as pd
 
 from gssd_utils import paper_reference
 from gssd_utils.attacks import PoisonTruth
-from gssd_utils.cache import array_digest, config_key
+from gssd_utils.cache import array_digest, cache_path, cached_arrays, config_key
 from gssd_utils.evaluation import Metrics, SplitEvaluation, evaluate_split
 from gssd_utils.experiments.runs import AttackRun
 from gssd_utils.experiments.tables import pct
@@ -42,22 +42,23 @@ def finetune_ablation(run: AttackRun) -> pd.DataFrame:
     data_key = array_digest(x, y)
     relabel_key = array_digest(split.relabeled_indices, split.relabels)
     original = run.defend("none").model
-    models = {TABLE4_ROWS[0]: original, TABLE4_ROWS[2]: state.retrained, TABLE4_ROWS[4]: state.finetuned}
+    # each model with its cache key, so its ACC/ASR is measured once
+    models = {TABLE4_ROWS[0]: (original, run.run_key("none")), TABLE4_ROWS[2]: (state.retrained, state.keys["retrain"]),
+              TABLE4_ROWS[4]: (state.finetuned, state.keys.get("finetune"))}
     if len(split.relabeled_indices):
         finetune = config.finetune_config()
-        models[TABLE4_ROWS[1]] = cached_classifier(
-            x[split.relabeled_indices], split.relabels, num_classes, finetune,
-            config_key(data_key, "original + fine-tune", relabel_key, asdict(finetune)), init=original,
-            progress=run.progress)
+        key = config_key(data_key, "original + fine-tune", relabel_key, asdict(finetune))
+        models[TABLE4_ROWS[1]] = (cached_classifier(x[split.relabeled_indices], split.relabels, num_classes,
+                                                    finetune, key, init=original, progress=run.progress), key)
         union = np.concatenate([split.clean_indices, split.relabeled_indices])
-        models[TABLE4_ROWS[3]] = cached_classifier(
-            x[union], np.concatenate([y[split.clean_indices], split.relabels]), num_classes, config.retrain,
-            config_key(data_key, "clean + relabeled", array_digest(split.clean_indices), relabel_key,
-                       asdict(config.retrain)), progress=run.progress)
+        key = config_key(data_key, "clean + relabeled", array_digest(split.clean_indices), relabel_key,
+                         asdict(config.retrain))
+        models[TABLE4_ROWS[3]] = (cached_classifier(x[union], np.concatenate([y[split.clean_indices], split.relabels]),
+                                                    num_classes, config.retrain, key, progress=run.progress), key)
     rows = []
     for data_name, finetuned in TABLE4_ROWS:
-        model = models.get((data_name, finetuned))
-        measured = None if model is None else run.measure(model)
+        model, key = models.get((data_name, finetuned), (None, None))
+        measured = None if model is None else run.measure(model, key)
         published = paper_reference.TABLE4.get((data_name, finetuned), {}).get(run.attack, (None, None))
         rows.append({
             "attack": run.attack, "training data": data_name, "fine-tuning": "yes" if finetuned else "no",
@@ -84,13 +85,18 @@ def supervised_features_result(run: AttackRun) -> ExtractorResult:
     """
     x, y = run.x_train, run.y_train
     num_classes = run.poisoned.data.num_classes
-    (features,) = standardize(extract_features(run.defend("none").model, x))
+    model_key = run.run_key("none")
+    raw = cached_arrays(cache_path("features", config_key("supervised", model_key), ".npz"),
+                        lambda: {"features": extract_features(run.defend("none").model, x)},
+                        config={"supervised": model_key}, expect={"features": (len(x), None)})["features"]
+    (features,) = standardize(raw)
     config = run.profile.gssd()
     result = defend_from_features(features, y, num_classes, config, "supervised-" + array_digest(features),
                                   run.progress)
     result = retrain_and_finetune(result, x, y, num_classes, config, run.progress)
+    final_key = result.keys.get("finetune", result.keys["retrain"])
     return ExtractorResult(split=evaluate_split(result.split, result.stats, run.truth, len(y)),
-                           metrics=run.measure(result.final_model))
+                           metrics=run.measure(result.final_model, final_key))
 
 
 def feature_extractor_table(runs: Mapping[str, AttackRun]) -> pd.DataFrame:

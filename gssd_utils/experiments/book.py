@@ -11,6 +11,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from gssd_utils.experiments.runs import AttackRun
+from gssd_utils.experiments.tables import VIEWS, view_columns
 from gssd_utils.profiles import apply_settings, get_profile
 from gssd_utils.provenance import Provenance, StageTime
 from gssd_utils.results_io import build_dir, caption, write_results
@@ -62,8 +63,31 @@ class Chapter:
         """Write the table and its provenance to the results folder as ``name``.{csv,json}."""
         write_results(table, self.provenance, self.results_dir, name, details, settings=self.profile.describe())
 
-    def show(self, table: pd.DataFrame, note: str = "") -> None:
-        """A table with the caption naming the profile, data copy, commit, device and cost that produced it."""
-        display(table)
-        record = {"provenance": self.provenance.as_dict()}
-        display(Markdown(caption(record) + (f" {note}" if note else "")))
+    def show(self, table: pd.DataFrame, note: str = "", view: str | None = None) -> None:
+        """A table — in the few narrow parts ``tables.VIEWS[view]`` names, or whole — formatted, with the caption
+        naming the profile, data copy, commit, device and cost that produced it."""
+        show_table(table, view)
+        display(Markdown(caption({"provenance": self.provenance.as_dict()}) + (f" {note}" if note else "")))
+
+
+def styled(table: pd.DataFrame):
+    """Numbers with two decimals, missing ones as a dash, no index; the paper's columns shaded and in italics."""
+    paper = [c for c in table.columns if "paper" in c]
+    flags = {c: (lambda v: "yes" if v is True else "no" if v is False else v) for c in table.columns
+             if table[c].dtype == bool}
+    if "best ACC - ASR" in table.columns:
+        flags["best ACC - ASR"] = lambda v: "best" if v else ""
+    styler = table.style.hide(axis="index").format(precision=2, na_rep="—", thousands=",").format(flags)
+    if paper:
+        styler = styler.set_properties(subset=paper, **{"background-color": "#f2f2f2", "font-style": "italic"})
+    return styler
+
+
+def show_table(table: pd.DataFrame, view: str | None = None) -> None:
+    """Display ``table`` formatted; with ``view``, as the narrow parts ``tables.VIEWS`` lists for it."""
+    if view is None:
+        display(styled(table))
+        return
+    for title, patterns in VIEWS[view]:
+        display(Markdown(f"**{title}**"))
+        display(styled(table[view_columns(table, patterns)]))

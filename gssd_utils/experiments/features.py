@@ -61,3 +61,9 @@ def umap_2d(features: np.ndarray, key: str, seed: int = 0, n_neighbors: int = 15
     config = {"features": key, "seed": seed, "n_neighbors": n_neighbors}
     return cached_arrays(cache_path("umap", config_key(key, seed, n_neighbors), ".npz"), fit, config=config,
                          expect={"xy": (len(features), 2)})["xy"]
+
+
+def run_umap(run: AttackRun, seed: int = 0) -> np.ndarray:
+    """The 2-D map of Figure 1 for ``run``: a UMAP of its standardized SimCLR training features (cached)."""
+    state = run.gssd()
+    return umap_2d(state.features, state.keys["simclr"], seed)

@@ -11,6 +11,8 @@ the training set of every defense, so all of them train on the same images.
 
 from __future__ import annotations
 
+import json
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +20,9 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from gssd_utils.atomic_io import save_json
 from gssd_utils.attacks import PoisonedDataset, PoisonTruth, poison_dataset
-from gssd_utils.cache import cache_path, config_key
+from gssd_utils.cache import CacheMissWarning, cache_path, config_key, new_record, origin
 from gssd_utils.data import ImageDataset
 from gssd_utils.defenses.base import DefenseInput, DefenseOutcome
 from gssd_utils.defenses.registry import build_defense, get_defense_class
@@ -34,7 +37,7 @@ from gssd_utils.evaluation import (
 from gssd_utils.gssd.pipeline import DefenseResult, class_flows, defend_features, simclr_features, simclr_stage
 from gssd_utils.gssd.simclr import SimCLRModel
 from gssd_utils.profiles import Profile
-from gssd_utils.provenance import StageTime
+from gssd_utils.provenance import CACHED, StageTime, charge
 from gssd_utils.provenance import measure as measure_stage
 
 
@@ -60,6 +63,24 @@ class RunResult:
     def cache(self) -> str:
         kinds = {stage.cache for stage in self.stages.values()}
         return kinds.pop() if len(kinds) == 1 else "partly cached"
+
+    def as_dict(self) -> dict:
+        return {"attack": self.attack, "defense": self.defense, "rate": self.rate, "n_poisoned": self.n_poisoned,
+                "metrics": self.metrics.as_dict(), "evaluation": self.evaluation.as_dict(),
+                "split": None if self.split is None else self.split.as_dict(), "details": self.details,
+                "stages": {name: stage.as_dict() for name, stage in self.stages.items()}}
+
+    @classmethod
+    def from_cache(cls, record: dict) -> RunResult:
+        """A result read back from the cache: every stage marked as a cache hit at its original cost."""
+        stages = {name: StageTime(compute_s=s["compute_s"], cache=CACHED, peak_mb=s.get("peak_mb"),
+                                  origin=s.get("origin") or [record.get("computed_on", "")])
+                  for name, s in record["stages"].items()}
+        split = record.get("split")
+        return cls(attack=record["attack"], defense=record["defense"], rate=record["rate"],
+                   n_poisoned=record["n_poisoned"], metrics=Metrics(**record["metrics"]),
+                   evaluation=Evaluation(**record["evaluation"]), stages=stages,
+                   split=None if split is None else SplitEvaluation(**split), details=record["details"])
 
 
 class AttackRun:
@@ -128,23 +149,59 @@ class AttackRun:
         return self._outcomes[name]
 
     def result(self, name: str) -> RunResult:
-        """Defense ``name``'s outcome measured: ACC/ASR, and what it set aside against the ground truth."""
-        if name not in self._results:
-            outcome = self.defend(name)
-            n = len(self.y_train)
-            split = None
-            if name == "gssd":
-                state: DefenseResult = outcome.state
-                split = evaluate_split(state.split, state.stats, self.truth, n)
-            self._results[name] = RunResult(
-                attack=self.attack, defense=name, rate=self.rate, n_poisoned=len(self.truth.poison_indices),
-                metrics=self.measure(outcome.model),
-                evaluation=evaluate_removal(outcome.removed, outcome.relabeled, outcome.relabels, self.truth, n),
-                stages=outcome.stages, split=split, details=outcome.details)
-        return self._results[name]
+        """Defense ``name``'s outcome measured: ACC/ASR, and what it set aside against the ground truth.
 
-    def measure(self, model: nn.Module) -> Metrics:
-        return measure(model, self.poisoned)
+        Kept in the cache under the run's key (``run_key``): a book rendered after a sweep reads it back, with each
+        stage's original cost, device and host, and trains or measures nothing.
+        """
+        if name in self._results:
+            return self._results[name]
+        path = cache_path("runs", self.run_key(name), ".json")
+        if path.is_file():
+            try:
+                record = json.loads(path.read_text())
+                result = RunResult.from_cache(record)
+            except (ValueError, KeyError, TypeError) as exc:  # unreadable or foreign: recomputed, never trusted
+                warnings.warn(f"cache entry {path} is unreadable ({exc}); recomputing it", CacheMissWarning,
+                              stacklevel=2)
+            else:
+                charge(result.compute_s, cached=True, origin=record.get("computed_on", ""))
+                self._results[name] = result
+                return result
+        outcome = self.defend(name)
+        n = len(self.y_train)
+        split = None
+        if name == "gssd":
+            state: DefenseResult = outcome.state
+            split = evaluate_split(state.split, state.stats, self.truth, n)
+        result = RunResult(
+            attack=self.attack, defense=name, rate=self.rate, n_poisoned=len(self.truth.poison_indices),
+            metrics=self.measure(outcome.model),
+            evaluation=evaluate_removal(outcome.removed, outcome.relabeled, outcome.relabels, self.truth, n),
+            stages=outcome.stages, split=split, details=outcome.details)
+        save_json(path, {**result.as_dict(), "computed_on": origin(new_record(None, 0.0, None))})
+        self._results[name] = result
+        return result
+
+    def run_key(self, defense: str) -> str:
+        """What identifies defense ``defense``'s run on this poisoned set: data, poisoning, reserve, settings."""
+        config = self.profile.defense_config(defense)
+        return self.key("run", defense, asdict(config), self.profile.clean_reserve)
+
+    def measure(self, model: nn.Module, key: str | None = None) -> Metrics:
+        """ACC and ASR of ``model`` on this run's test sets; with ``key`` (the model's cache key) kept in the cache."""
+        if key is None:
+            return measure(model, self.poisoned)
+        path = cache_path("metrics", self.key("metrics", key), ".json")
+        if path.is_file():
+            try:
+                return Metrics(**json.loads(path.read_text()))
+            except (ValueError, TypeError) as exc:
+                warnings.warn(f"cache entry {path} is unreadable ({exc}); recomputing it", CacheMissWarning,
+                              stacklevel=2)
+        metrics = measure(model, self.poisoned)
+        save_json(path, metrics.as_dict())
+        return metrics
 
     # ---- GSSD's artifacts, for the chapters that look inside it ---------------------------------------------
 

@@ -54,7 +54,7 @@ def gssd_row(run: AttackRun) -> dict:
     gssd, none = run.result("gssd"), run.result("none")
     state = run.gssd(train=True)
     split = gssd.split
-    retrained = run.measure(state.retrained)
+    retrained = run.measure(state.retrained, state.keys["retrain"])
     acc, asr = paper(paper_reference.GSSD_DEFENDED, run.attack, run.rate)
     return {
         "attack": run.attack, "rate": run.rate, "n_poisoned": gssd.n_poisoned,
@@ -182,3 +182,48 @@ def comparison_table(runs: Iterable[AttackRun], defenses: Sequence[str] = TABLE1
     """Table 1: every defense on every attack; ``best ACC - ASR`` marks each attack's best defense, as the paper's
     bold does (no defense excluded)."""
     return pd.DataFrame([row for run in runs for row in comparison_rows(run, defenses)])
+
+
+# How each wide table is read: a few narrow views of it, each with a title. A pattern with * takes every column it
+# matches (stage times); "attack" and "defense" repeat in each view so each reads on its own.
+VIEWS = {
+    "comparison": (
+        ("ACC and ASR, ours beside the paper's", ("attack", "defense", "ACC", "ASR", "ACC paper", "ASR paper",
+                                                  "ACC - ASR", "best ACC - ASR", "paper source")),
+        ("What each defense set aside (against the ground truth)", ("attack", "defense", "set aside",
+                                                                    "set-aside precision %", "poisons caught %",
+                                                                    "poisons trained on")),
+        ("What each defense cost on this machine", ("attack", "defense", "compute (min)", "from cache")),
+    ),
+    "gssd": (
+        ("Detection and ACC/ASR of each step", ("attack", "rate", "target detected", "kind",
+                                                "false-positive classes", "ACC no defense", "ASR no defense",
+                                                "ACC D_C only", "ASR D_C only", "ACC GSSD", "ASR GSSD",
+                                                "ACC GSSD paper", "ASR GSSD paper")),
+        ("The split against the ground truth", ("attack", "n_poisoned", "suspect precision %", "suspect recall %",
+                                                "poisons left in D_C", "relabel acc %")),
+        ("Compute per stage (s)", ("attack", "poison (s)", "* (s)", "from cache")),
+    ),
+    "detection": (
+        ("Class statistics", ("attack", "flagged classes", "target kind", "target detected", "S_ND target",
+                              "S_ND max other", "S_D target", "S_D max other")),
+        ("How the flows rank the target class's poisons", ("attack", "n poisons in target", "AUROC *")),
+    ),
+    "cleansing": (
+        ("ACC and ASR", ("attack", "method", "ACC", "ASR", "ACC paper", "ASR paper", "paper source")),
+        ("What each method set aside", ("attack", "method", "flagged precision %", "flagged recall %",
+                                        "poisons kept with their poisoned label", "relabeled", "relabel acc %",
+                                        "clean kept %")),
+    ),
+}
+
+
+def view_columns(table: pd.DataFrame, patterns: Sequence[str]) -> list[str]:
+    """The table's columns a view's patterns name, in the view's order (a * pattern in the table's order)."""
+    from fnmatch import fnmatch
+
+    columns: list[str] = []
+    for pattern in patterns:
+        matched = [c for c in table.columns if fnmatch(c, pattern)] if "*" in pattern else [pattern]
+        columns += [c for c in matched if c in table.columns and c not in columns]
+    return columns

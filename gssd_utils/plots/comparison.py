@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import matplotlib.pyplot as plt
 import pandas as pd
+
+from gssd_utils.plots.style import panel_grid
 
 MARKERS = "osD^vP*Xhp"
 
@@ -17,11 +17,9 @@ def comparison_figure(table: pd.DataFrame, title: str = "") -> plt.Figure:
     """
     attacks = list(dict.fromkeys(table["attack"]))
     defenses = list(dict.fromkeys(table["defense"]))
-    columns = min(3, len(attacks))
-    rows = math.ceil(len(attacks) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.6 * rows), squeeze=False)
+    fig, axes = panel_grid(len(attacks), columns=3, width=4.2, height=3.6)
     colours = plt.get_cmap("tab10")
-    for ax, attack in zip(axes.flat, attacks, strict=False):
+    for ax, attack in zip(axes, attacks, strict=True):
         part = table[table["attack"] == attack]
         for k, defense in enumerate(defenses):
             row = part[part["defense"] == defense]
@@ -40,11 +38,9 @@ def comparison_figure(table: pd.DataFrame, title: str = "") -> plt.Figure:
         ax.set_ylabel("ACC (%)")
         ax.set_xlim(-4, 104)
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(attacks):]:
-        ax.set_visible(False)
-    handles, labels = axes.flat[0].get_legend_handles_labels()
+    handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8, frameon=False,
                title="filled: ours; hollow: the paper's", title_fontsize=8)
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout(rect=(0, 0.1 if rows == 1 else 0.06, 1, 0.95))
+    fig.tight_layout(rect=(0, 0.1 if len(attacks) <= 3 else 0.06, 1, 0.95))
     return fig

@@ -8,25 +8,36 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gssd_utils.gssd.detection import ClassStatistics, DetectionConfig
+from gssd_utils.plots.style import TARGET_COLOUR, panel_grid
 
 
 def class_statistics(stats: Mapping[str, ClassStatistics], config: DetectionConfig, target: int) -> plt.Figure:
-    """S_ND and S_D per class for each attack, with the thresholds; the true target hatched."""
-    fig, axes = plt.subplots(2, len(stats), figsize=(3.4 * len(stats), 5), squeeze=False, sharey="row")
-    for col, (attack, s) in enumerate(stats.items()):
+    """S_ND and S_D per class for each attack, with the thresholds: flagged classes red, the true target outlined
+    in the target colour. One pair of panels (S_ND above S_D) per attack, four attacks to a row."""
+    names = list(stats)
+    columns = min(4, len(names))
+    rows = -(-len(names) // columns)
+    fig, axes = plt.subplots(2 * rows, columns, figsize=(3.6 * columns, 4.6 * rows), squeeze=False)
+    for k in range(rows * columns):
+        top, bottom = axes[2 * (k // columns), k % columns], axes[2 * (k // columns) + 1, k % columns]
+        if k >= len(names):
+            top.set_visible(False)
+            bottom.set_visible(False)
+            continue
+        s = stats[names[k]]
         classes = np.arange(len(s.s_nd))
-        for row, (values, threshold, name) in enumerate(
-                ((s.s_nd, -config.beta_nd, "S_ND (mean foreign log p / D)"), (s.s_d, config.beta_d, "S_D"))):
-            ax = axes[row, col]
+        for ax, values, threshold, label in ((top, s.s_nd, -config.beta_nd, "S_ND (nats per dimension)"),
+                                             (bottom, s.s_d, config.beta_d, "S_D (share of the class)")):
             colours = ["tab:red" if kind is not None else "tab:grey" for kind in s.kind]
             bars = ax.bar(classes, values, color=colours)
-            bars[target].set_hatch("//")
+            bars[target].set_edgecolor(TARGET_COLOUR)
+            bars[target].set_linewidth(2.5)
             ax.axhline(threshold, color="black", ls="--", lw=1)
             ax.set_xticks(classes)
-            if col == 0:
-                ax.set_ylabel(name, fontsize=9)
-            if row == 0:
-                ax.set_title(f"{attack} (red: flagged, //: true target)", fontsize=9)
+            ax.set_ylabel(label, fontsize=8)
+        top.set_title(names[k], fontsize=10)
+        bottom.set_xlabel("class (outlined: the true target)", fontsize=8)
+    fig.suptitle("red: flagged by the test; dashed: the threshold (-β_ND above, β_D below)", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -37,12 +48,14 @@ def v_histograms(stats: ClassStatistics, classes: Mapping[str, int], config: Det
     fig, axes = plt.subplots(1, len(classes), figsize=(4 * len(classes), 3), squeeze=False)
     for ax, (name, c) in zip(axes[0], classes.items(), strict=True):
         counts, edges = stats.v_histograms[c]
-        ax.stairs(counts, edges, fill=True, alpha=0.7)
+        colour = TARGET_COLOUR if name == "target" else "tab:blue"
+        ax.stairs(counts, edges, fill=True, alpha=0.7, color=colour)
         ax.axvline(config.lam, color="black", ls="--", lw=1, label=f"λ = {config.lam}")
         if not np.isnan(stats.mu[c]):
             ax.axvline(stats.mu[c], color="tab:red", lw=1, label=f"μ = {stats.mu[c]:.2f}")
         ax.set_title(f"{name} (class {c}): S_D = {stats.s_d[c]:.3f}", fontsize=9)
-        ax.set_xlabel("v = max foreign density per dimension")
+        ax.set_xlabel("v = max foreign density (per dimension)")
+        ax.set_ylabel("samples")
         ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -54,8 +67,8 @@ def poisoning_scores_figure(sigma: Mapping[str, tuple[np.ndarray, np.ndarray, fl
 
     Samples are drawn in dataset order; the dashed lines are the score cut-offs of D̂_P (above) and D̂_C (below).
     """
-    fig, axes = plt.subplots(1, len(sigma), figsize=(4.5 * len(sigma), 3.2), squeeze=False)
-    for ax, (title, (scores, poisoned, cut_p, cut_c)) in zip(axes[0], sigma.items(), strict=True):
+    fig, axes = panel_grid(len(sigma), columns=3, width=4.4, height=3.2)
+    for ax, (title, (scores, poisoned, cut_p, cut_c)) in zip(axes, sigma.items(), strict=True):
         index = np.arange(len(scores))
         ax.scatter(index[~poisoned], scores[~poisoned], s=2, color="tab:blue", label="clean", rasterized=True)
         ax.scatter(index[poisoned], scores[poisoned], s=2, color="tab:red", label="poisoned", rasterized=True)
@@ -63,7 +76,7 @@ def poisoning_scores_figure(sigma: Mapping[str, tuple[np.ndarray, np.ndarray, fl
         ax.axhline(cut_c, color="grey", ls="--", lw=1)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("sample of the target class")
-        ax.set_ylabel("σ")
+        ax.set_ylabel("σ (log-ratio, nats per dimension)")
         ax.legend(fontsize=7, markerscale=4)
     fig.tight_layout()
     return fig

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from gssd_utils.plots.style import POISON_COLOUR, TARGET_COLOUR, panel_grid
+
 
 def loss_curves(curves: Mapping[str, Sequence[float]], ylabel: str, title: str = "") -> plt.Figure:
     """One line per named curve against the epoch."""
@@ -26,14 +28,15 @@ def feature_map(panels: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray, i
     """Per panel (xy, labels, poisoned mask, target): clean points in their class colour, poisons in black.
 
     The target class is drawn in brown as in the paper; poisons on top so that a few hundred stay visible.
+    Three panels to a row.
     """
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.6), squeeze=False)
-    for ax, (title, (xy, labels, poisoned, target)) in zip(axes[0], panels.items(), strict=True):
+    fig, axes = panel_grid(len(panels), columns=3, width=4.6, height=4.4)
+    for ax, (title, (xy, labels, poisoned, target)) in zip(axes, panels.items(), strict=True):
         colours = plt.get_cmap("tab10")(labels % 10)
-        colours[labels == target] = (0.55, 0.27, 0.07, 1.0)
+        colours[labels == target] = (*TARGET_COLOUR, 1.0)
         clean = ~poisoned
         ax.scatter(xy[clean, 0], xy[clean, 1], c=colours[clean], s=2, linewidths=0, rasterized=True)
-        ax.scatter(xy[poisoned, 0], xy[poisoned, 1], c="black", s=3, linewidths=0, rasterized=True,
+        ax.scatter(xy[poisoned, 0], xy[poisoned, 1], c=POISON_COLOUR, s=3, linewidths=0, rasterized=True,
                    label=f"poisoned ({poisoned.sum()})")
         ax.set_title(title, fontsize=10)
         ax.set_xticks([])

@@ -27,7 +27,10 @@ def loglik_heatmap(loglik: np.ndarray, labels: np.ndarray, poisoned: np.ndarray,
     ax.set_yticks(range(len(names)), names)
     ax.set_xlabel("flow of class k")
     ax.set_ylabel("samples (observed label, clean) / poisoned")
+    for tick in ax.get_yticklabels():  # the poisoned row in the poisons' colour
+        if tick.get_text() == "poisoned":
+            tick.set_fontweight("bold")
     ax.set_title(title, fontsize=10)
-    fig.colorbar(image, ax=ax, label="mean log p_k(z) / D")
+    fig.colorbar(image, ax=ax, label="mean log p_k(z) / D (nats per dimension)")
     fig.tight_layout()
     return fig

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gssd_utils.evaluation import SplitEvaluation
+from gssd_utils.plots.style import panel_grid
 
 # what each panel draws: the label, and how to read it off a split evaluation (a fraction, NaN when undefined)
 METRICS = {
@@ -20,8 +21,8 @@ METRICS = {
 def sweep_figure(sweeps: Mapping[str, Sequence[tuple[float, SplitEvaluation]]], defaults: Mapping[str, float],
                  title: str = "") -> plt.Figure:
     """One panel per hyperparameter; the paper's value marked; crosses where the target class was missed."""
-    fig, axes = plt.subplots(1, len(sweeps), figsize=(3.3 * len(sweeps), 3.2), squeeze=False, sharey=True)
-    for ax, (parameter, points) in zip(axes[0], sweeps.items(), strict=True):
+    fig, axes = panel_grid(len(sweeps), columns=3, width=3.8, height=3.2)
+    for ax, (parameter, points) in zip(axes, sweeps.items(), strict=True):
         values = [value for value, _ in points]
         for label, read in METRICS.items():
             ax.plot(values, [100 * read(q) for _, q in points], marker="o", ms=3, label=label)
@@ -30,8 +31,8 @@ def sweep_figure(sweeps: Mapping[str, Sequence[tuple[float, SplitEvaluation]]], 
         ax.axvline(defaults[parameter], color="grey", ls="--", lw=1)
         ax.set_xlabel(parameter)
         ax.set_ylim(-5, 105)
-    axes[0, 0].set_ylabel("% of the target class's samples")
-    axes[0, -1].legend(fontsize=7)
+        ax.set_ylabel("%")
+    axes[-1].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

@@ -1,0 +1,118 @@
+"""What a build found, written out from its results files, so the prose and the tables cannot disagree.
+
+Each paragraph reads one results file; its words follow the numbers (an attack "takes" when its ASR without
+defense reaches ``LEARNED``; a defense "holds" when it brings the ASR below ``HELD``). A file that is missing skips
+its paragraph.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from gssd_utils.results_io import load_results
+
+LEARNED = 50.0  # % ASR without defense from which a backdoor counts as learned
+HELD = 10.0  # % ASR under which a defense counts as having removed the backdoor
+
+
+def _load(folder: Path, name: str) -> pd.DataFrame | None:
+    loaded = load_results(folder, name)
+    return None if loaded is None else loaded[0]
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None or pd.isna(value) else f"{value:.1f}%"
+
+
+def _no_defense(table: pd.DataFrame) -> str:
+    learned = table[table["ASR ours"] >= LEARNED]
+    missed = table[table["ASR ours"] < LEARNED]
+    text = (f"**No defense.** The classifier reaches {table['ACC ours'].min():.1f}–{table['ACC ours'].max():.1f}% "
+            f"clean accuracy. ")
+    if len(learned):
+        text += "The backdoor is learned for " + ", ".join(
+            f"{r.attack} at {r.rate:g} ({_pct(r['ASR ours'])})" for _, r in learned.iterrows()) + ". "
+    if len(missed):
+        text += "It is not learned for " + ", ".join(
+            f"{r.attack} at {r.rate:g} ({_pct(r['ASR ours'])})" for _, r in missed.iterrows()) + \
+            ", so no defense can be judged on those here. "
+    return text
+
+
+def _gssd(table: pd.DataFrame) -> str:
+    parts = []
+    for _, r in table.iterrows():
+        if not r["target detected"]:
+            parts.append(f"{r.attack}: the target is not detected, so every sample is kept (ASR "
+                         f"{_pct(r['ASR no defense'])} → {_pct(r['ASR GSSD'])})")
+            continue
+        detected = "detected as " + str(r["kind"])
+        extra = ("" if r["false-positive classes"] == "none" else
+                 f" (with false-positive classes {r['false-positive classes']})")
+        parts.append(f"{r.attack}: the target is {detected}{extra}; D̂_P is {_pct(r['suspect precision %'])} "
+                     f"poisoned and holds {_pct(r['suspect recall %'])} of the poisons; ASR "
+                     f"{_pct(r['ASR no defense'])} → {_pct(r['ASR GSSD'])}, ACC {_pct(r['ACC no defense'])} → "
+                     f"{_pct(r['ACC GSSD'])} (the paper: ASR {_pct(r['ASR GSSD paper'])}, ACC "
+                     f"{_pct(r['ACC GSSD paper'])})")
+    return "**GSSD.** " + "; ".join(parts) + "."
+
+
+def _table4(table: pd.DataFrame) -> str:
+    parts = []
+    for attack, rows in table.groupby("attack", sort=False):
+        by = {(r["training data"], r["fine-tuning"]): r for _, r in rows.iterrows()}
+        dc, final = by.get(("Cleansed (D_C)", "no")), by.get(("Cleansed (D_C)", "yes"))
+        original, repaired = by.get(("Original (D)", "no")), by.get(("Original (D)", "yes"))
+        if dc is None or final is None:
+            continue
+        left = "leaves the backdoor partly in place" if dc["ASR ours"] >= HELD else "already removes the backdoor"
+        text = (f"{attack}: training on D̂_C alone {left} (ASR {_pct(dc['ASR ours'])}; the paper "
+                f"{_pct(dc['ASR paper'])}), fine-tuning on D̂'_P ends at {_pct(final['ASR ours'])}")
+        if original is not None and repaired is not None and pd.notna(repaired["ASR ours"]):
+            text += (f"; fine-tuning the poisoned model on D̂'_P takes its ASR from {_pct(original['ASR ours'])} to "
+                     f"{_pct(repaired['ASR ours'])} (the paper {_pct(repaired['ASR paper'])})")
+        parts.append(text)
+    return ("**What each step contributes (Table 4).** " + "; ".join(parts) + ".") if parts else ""
+
+
+def _comparison(table: pd.DataFrame) -> str:
+    parts = []
+    for attack, rows in table.groupby("attack", sort=False):
+        defended = rows[rows["defense"] != "No defense"]
+        best = defended.loc[defended["ACC - ASR"].idxmax()]
+        failed = defended[defended["ASR"] >= HELD]["defense"].tolist()
+        text = f"{attack}: the best ACC − ASR is {best['defense']}'s ({_pct(best['ACC'])} / {_pct(best['ASR'])})"
+        if failed:
+            text += f"; the backdoor survives {', '.join(failed)} (ASR ≥ {HELD:.0f}%)"
+        parts.append(text)
+    return "**Table 1.** " + "; ".join(parts) + "."
+
+
+def _knn_energy(table: pd.DataFrame) -> str:
+    parts = []
+    for method, rows in table.groupby("method", sort=False):
+        parts.append(f"{method} keeps {_pct(rows['clean kept %'].mean())} of the clean samples on average and ends "
+                     f"at ACC {_pct(rows['ACC'].mean())}, ASR {_pct(rows['ASR'].mean())}")
+    return "**Cleansing on the same features.** " + "; ".join(parts) + "."
+
+
+def _table2(table: pd.DataFrame) -> str:
+    parts = [f"{r.attack} at {r.rate:g}: ASR {_pct(r['ASR no defense'])} → {_pct(r['ASR GSSD'])}"
+             + ("" if r["target detected"] else " (target not detected)") for _, r in table.iterrows()]
+    return "**Poisoning rates (Table 2).** " + "; ".join(parts) + "."
+
+
+PARAGRAPHS = (("no_defense", _no_defense), ("gssd", _gssd), ("table4", _table4), ("comparison", _comparison),
+              ("knn_energy", _knn_energy), ("table2", _table2))
+
+
+def findings(folder: str | Path) -> str:
+    """The findings of the results in ``folder``, as Markdown paragraphs."""
+    paragraphs = []
+    for name, write in PARAGRAPHS:
+        table = _load(Path(folder), name)
+        if table is not None and len(table):
+            paragraphs.append(write(table))
+    return "\n\n".join(p for p in paragraphs if p) or "*No results to summarise yet.*"

@@ -1,0 +1,236 @@
+"""The book's runs fanned out over a SLURM cluster or local GPUs with submitit; the shared cache is where they meet.
+
+``book_jobs(profile)`` is the one list of what the notebooks at a profile compute: for every attack of the profile,
+each defense of Table 1 and of the cleansing chapter, and the Table 3 and Table 4 trainings; the poisoning rates of
+Table 2. The notebooks read the same profile fields, so after a sweep the book only reads the cache.
+
+A job computes one (attack, rate, task) and everything the chapters will ask of it. Every stage is checkpointed per
+epoch and written atomically (write, then rename), so a job that dies leaves nothing that is later trusted, and a
+requeued or re-submitted one resumes where it stopped. Jobs run in two waves: first those that train a model others
+reuse (the no-defense classifier, GSSD's SimCLR), then the tasks that reuse them, so no model is trained twice by
+two jobs at once. Jobs already done are skipped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gssd_utils.profiles import Profile, apply_settings, get_profile
+
+# wave 1 trains what wave 2 reuses: the no-defense model (NAD, fine-tuning, Tables 3 and 4) and GSSD's SimCLR model
+# (kNN, energy, DBD, Table 4's split)
+WAVES = (("none", "gssd", "abl", "asd"), ("knn", "energy", "dbd", "nad", "finetune", "table3", "table4"))
+TASKS = tuple(task for wave in WAVES for task in wave)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work: an attack's poisoned set at a rate (None: the attack's paper rate), and a task on it — a
+    defense's run, or the Table 3 / Table 4 trainings that go beyond one."""
+
+    attack: str
+    rate: float | None
+    task: str
+
+    def label(self) -> str:
+        return f"{self.attack}@{'paper' if self.rate is None else f'{self.rate:g}'}:{self.task}"
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """What every job shares: the profile with its settings and seeds, and where the data lie."""
+
+    profile: str
+    settings: tuple[str, ...] = ()
+    train_seed: int = 0
+    poison_seed: int = 0
+    target: int = 0
+    data_root: str | None = None
+
+    def resolved(self) -> Profile:
+        return apply_settings(get_profile(self.profile), self.settings).with_train_seed(self.train_seed)
+
+
+def book_jobs(profile: Profile) -> list[Job]:
+    """Every run the book's notebooks compute at ``profile`` (they read these same fields), each once."""
+    jobs: list[Job] = []
+    for attack in profile.attacks:
+        jobs += [Job(attack, None, task) for task in dict.fromkeys([*profile.table1_defenses, "knn", "energy"])]
+        jobs += [Job(attack, None, table) for table, attacks in (("table3", profile.table3_attacks),
+                                                                 ("table4", profile.table4_attacks))
+                 if attack in attacks]
+    jobs += [Job(attack, rate, task) for rate in profile.rates for attack in profile.rate_attacks
+             for task in ("none", "gssd")]
+    return _unique(profile, jobs)
+
+
+def grid_jobs(profile: Profile, attacks: Sequence[str], rates: Sequence[float | None], tasks: Sequence[str]
+              ) -> list[Job]:
+    """Every combination of the given attacks, rates and tasks (a task is a defense, table3 or table4)."""
+    unknown = sorted(set(tasks) - set(TASKS))
+    if unknown:
+        raise ValueError(f"unknown task {', '.join(unknown)}; choose from {', '.join(TASKS)}")
+    return _unique(profile, [Job(a, r, t) for a in attacks for r in rates for t in tasks])
+
+
+def _unique(profile: Profile, jobs: Sequence[Job]) -> list[Job]:
+    """Jobs once each (a rate equal to the attack's paper rate counts as that rate), wave by wave."""
+    seen, unique = set(), []
+    for job in sorted(jobs, key=lambda j: TASKS.index(j.task) >= len(WAVES[0])):
+        identity = (job.attack, profile.poison_config(job.attack, job.rate).resolved_rate(), job.task)
+        if identity not in seen:
+            seen.add(identity)
+            unique.append(job)
+    return unique
+
+
+def _marker(sweep: Sweep, job: Job) -> Path:
+    from gssd_utils.cache import cache_path, config_key
+
+    return cache_path("sweep", config_key(dataclasses.asdict(sweep.resolved()), sweep.poison_seed, sweep.target,
+                                          dataclasses.asdict(job)), ".json")
+
+
+def is_done(sweep: Sweep, job: Job) -> bool:
+    """Whether ``job`` has run to its end with these settings (its record is written last, atomically)."""
+    return _marker(sweep, job).is_file()
+
+
+def run_job(sweep: Sweep, job: Job) -> dict[str, Any]:
+    """Compute ``job`` and everything the chapters ask of it; every stage lands in the cache. Returns its cost."""
+    from gssd_utils.atomic_io import save_json
+    from gssd_utils.experiments.ablations import finetune_ablation, supervised_features_result
+    from gssd_utils.experiments.features import embedding_shift, generative_accuracy, knn_health, run_umap
+    from gssd_utils.experiments.runs import AttackRun
+    from gssd_utils.provenance import Provenance
+
+    profile = sweep.resolved()
+    record = Provenance(profile=profile.name, data={})
+    with record.timed(job.label()) as stage:
+        run = AttackRun(profile, job.attack, job.rate, sweep.target, sweep.poison_seed, data_root=sweep.data_root,
+                        progress=False)
+        if job.task == "table4":
+            finetune_ablation(run)
+        elif job.task == "table3":
+            supervised_features_result(run)
+        else:
+            run.result(job.task)
+            if job.task == "gssd":  # what chapters 2-5 read beside the result
+                knn_health(run)
+                generative_accuracy(run)
+                run_umap(run, sweep.train_seed)
+                if (run.truth.original_labels >= 0).any():
+                    embedding_shift(run)
+    summary = {"job": job.label(), "compute_s": round(stage.compute_s, 1), "seconds": round(stage.seconds, 1),
+               "cache": stage.cache, "device": record.device, "host": record.host}
+    save_json(_marker(sweep, job), summary)
+    return summary
+
+
+class JobRunner:
+    """The callable submitit runs. On preemption or timeout it is resubmitted as it was: its stages resume from their
+    per-epoch checkpoints, so only the epoch that was cut is computed again."""
+
+    def __call__(self, sweep: Sweep, job: Job) -> dict[str, Any]:
+        return run_job(sweep, job)
+
+    def checkpoint(self, sweep: Sweep, job: Job):
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(JobRunner(), sweep, job)
+
+
+def estimate(profile: Profile, jobs: Sequence[Job], bench: dict | None) -> list[dict[str, Any]]:
+    """Per job, the images each network trains on (a MixMatch step counts as 3.5 images per labelled one: three mixed
+    batches and two guessing passes); with ``bench`` — a ``gssd bench`` record from the machine that will run them —
+    the hours. Without it the hours are left out, not guessed. A SimCLR model shared by several jobs is counted
+    once, in the first."""
+    n = round((profile.n_train or 50_000) * (1 - profile.clean_reserve))
+    reserve = round((profile.n_train or 50_000) * profile.clean_reserve)
+    classifier, simclr = n * profile.classifier.epochs, n * profile.simclr.epochs
+
+    def mixmatch(name: str) -> int:
+        config = profile.defense_config(name).mixmatch
+        return round((config.iterations or n / config.batch_size) * config.batch_size * config.epochs * 3.5)
+
+    nad, abl = profile.defense_config("nad"), profile.defense_config("abl")
+    work = {
+        "none": {"classifier": classifier}, "gssd": {"SimCLR": simclr, "classifier": classifier},
+        "knn": {"classifier": classifier}, "energy": {"classifier": classifier},
+        "table3": {"classifier": classifier}, "table4": {"classifier": classifier},
+        "nad": {"classifier": reserve * (nad.teacher_epochs + 2 * nad.epochs)},
+        "finetune": {"classifier": reserve * profile.defense_config("finetune").epochs},
+        "abl": {"classifier": n * (abl.isolation_epochs + abl.finetune_epochs)},
+        "dbd": {"classifier": mixmatch("dbd")}, "asd": {"classifier": mixmatch("asd")},
+    }
+    rates = {row["stage"]: row["rate"] for row in bench["rows"]} if bench else {}
+    rows = []
+    for job in jobs:
+        images = work[job.task]
+        row = {"job": job.label(), "wave": 1 if job.task in WAVES[0] else 2,
+               **{f"{k} images": v for k, v in images.items()}}
+        if rates:
+            row["hours"] = round(sum(v / rates[k] for k, v in images.items()) / 3600, 2)
+        rows.append(row)
+    return rows
+
+
+def launch(sweep: Sweep, jobs: Sequence[Job], executor: str, folder: str | Path, max_parallel: int,
+           gpus_per_job: int = 0, partition: str | None = None, time_min: int = 24 * 60,
+           gpus: Sequence[int] = ()) -> list[dict[str, Any]]:
+    """Submit the ``jobs`` not yet done, wave by wave, and wait for them; returns each job's summary.
+
+    SLURM: one job array per wave, at most ``max_parallel`` running. Local: at most ``max_parallel`` jobs at a time
+    (one per GPU of ``gpus`` when given, each seeing only its own GPU).
+    """
+    summaries: list[dict[str, Any]] = []
+    for wave in WAVES:
+        todo = [job for job in jobs if job.task in wave and not is_done(sweep, job)]
+        if not todo:
+            continue
+        if executor == "slurm":
+            summaries += _slurm(sweep, todo, folder, max_parallel, gpus_per_job, partition, time_min)
+        else:
+            summaries += _local(sweep, todo, folder, max_parallel, time_min, gpus)
+    return summaries
+
+
+def _slurm(sweep: Sweep, jobs: list[Job], folder: str | Path, max_parallel: int, gpus_per_job: int,
+           partition: str | None, time_min: int) -> list[dict[str, Any]]:
+    import submitit
+
+    executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm")
+    executor.update_parameters(name="gssd", timeout_min=time_min, gpus_per_node=gpus_per_job,
+                               slurm_partition=partition, slurm_array_parallelism=max_parallel)
+    return [job.result() for job in executor.map_array(JobRunner(), [sweep] * len(jobs), jobs)]
+
+
+def _local(sweep: Sweep, jobs: list[Job], folder: str | Path, max_parallel: int, time_min: int,
+           gpus: Sequence[int]) -> list[dict[str, Any]]:
+    """At most one job per slot; a slot is a GPU when ``gpus`` are given, else one of ``max_parallel`` CPU slots, and
+    then each job gets its share of the cores (more threads than cores makes every job slower)."""
+    import submitit
+
+    slots = list(gpus) if gpus else list(range(max_parallel))
+    free, queue, running, summaries = list(slots), list(jobs), {}, []
+    while queue or running:
+        while queue and free:
+            slot = free.pop(0)
+            executor = submitit.AutoExecutor(folder=str(folder), cluster="local")
+            threads = () if gpus else (f"export OMP_NUM_THREADS={max(1, (os.cpu_count() or 1) // len(slots))}",)
+            executor.update_parameters(timeout_min=time_min, gpus_per_node=1 if gpus else 0,
+                                       local_visible_gpus=[slot] if gpus else (), local_setup=threads)
+            running[executor.submit(JobRunner(), sweep, queue.pop(0))] = slot
+        done = [job for job in running if job.done()]
+        for job in done:
+            free.append(running.pop(job))
+            summaries.append(job.result())
+        if not done:
+            time.sleep(2)
+    return summaries
