@@ -71,6 +71,9 @@ SIMCLR_RECIPES = {r.name: r for r in (
     SimclrRecipe("simclr-smallcnn32-bnhead", replace(SIMCLR, head_batch_norm=True), 3, "batch norm in the head"),
     SimclrRecipe("simclr-smallcnn32-t02", replace(SIMCLR, temperature=0.2), 3, "temperature 0.2"),
     SimclrRecipe("simclr-airnet16", replace(SIMCLR, arch="airnet", width=16), 3, "the classifier's network"),
+    SimclrRecipe("simclr-airnet16-all", replace(SIMCLR, arch="airnet", width=16, head_batch_norm=True, temperature=0.2,
+                                                augment=SimCLRAugmentConfig(crop_scale=(0.2, 1.0))), 4,
+                 "the four changes together"),
 )}
 
 

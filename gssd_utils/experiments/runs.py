@@ -40,6 +40,10 @@ from gssd_utils.profiles import Profile
 from gssd_utils.provenance import CACHED, StageTime, charge
 from gssd_utils.provenance import measure as measure_stage
 
+# what a cached RunResult records is keyed by the settings, not by the code that measured it: bump this when the
+# measurement or the evaluation changes, so no result computed by the old rules is read back
+RESULT_VERSION = 1
+
 
 @dataclass
 class RunResult:
@@ -186,13 +190,13 @@ class AttackRun:
     def run_key(self, defense: str) -> str:
         """What identifies defense ``defense``'s run on this poisoned set: data, poisoning, reserve, settings."""
         config = self.profile.defense_config(defense)
-        return self.key("run", defense, asdict(config), self.profile.clean_reserve)
+        return self.key("run", RESULT_VERSION, defense, asdict(config), self.profile.clean_reserve)
 
     def measure(self, model: nn.Module, key: str | None = None) -> Metrics:
         """ACC and ASR of ``model`` on this run's test sets; with ``key`` (the model's cache key) kept in the cache."""
         if key is None:
             return measure(model, self.poisoned)
-        path = cache_path("metrics", self.key("metrics", key), ".json")
+        path = cache_path("metrics", self.key("metrics", RESULT_VERSION, key), ".json")
         if path.is_file():
             try:
                 return Metrics(**json.loads(path.read_text()))
