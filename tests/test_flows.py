@@ -61,3 +61,17 @@ def test_too_small_class_and_nan_features_are_refused():
     z[7, 2] = np.nan
     with pytest.raises(ValueError, match=r"NaN or inf.*samples \[7\]"):
         train_class_flows(z, y, 5, CONFIG, progress=False)
+
+
+def test_a_constant_feature_dimension_gives_finite_likelihoods():
+    """A dead unit of a barely trained extractor is a constant dimension: ActNorm's scale must stay finite (the
+    official flow adds 1e-6 to the batch std), in both the per-class and the vectorised path."""
+    from gssd_utils.gssd.batched_flows import train_class_flows_batched
+
+    z, y, _, _ = planted_features("clean", per_class=40, dim=8)
+    z[:, 3] = 0.0
+    config = FlowConfig(epochs=2, batch_size=16)
+    flows, curves = train_class_flows(z, y, 5, config, progress=False)
+    assert np.isfinite(loglik_matrix(flows, z)).all() and np.isfinite(curves).all()
+    _, batched_curves = train_class_flows_batched(z, y, 5, config, progress=False)
+    assert np.isfinite(batched_curves).all()

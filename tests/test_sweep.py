@@ -96,7 +96,7 @@ def test_a_job_killed_mid_training_resumes_to_the_same_split(tmp_path, monkeypat
     monkeypatch.setenv("GSSD_CACHE", str(tmp_path / "killed"))
     import submitit
 
-    executor = submitit.AutoExecutor(folder=str(tmp_path / "logs" / "%j"), cluster="local")
+    executor = submitit.LocalExecutor(folder=str(tmp_path / "logs" / "%j"))
     executor.update_parameters(timeout_min=30)
     from gssd_utils.experiments.sweep import JobRunner
 

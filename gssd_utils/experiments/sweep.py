@@ -222,10 +222,10 @@ def _local(sweep: Sweep, jobs: list[Job], folder: str | Path, max_parallel: int,
     while queue or running:
         while queue and free:
             slot = free.pop(0)
-            executor = submitit.AutoExecutor(folder=str(folder), cluster="local")
+            executor = submitit.LocalExecutor(folder=str(folder))
             threads = () if gpus else (f"export OMP_NUM_THREADS={max(1, (os.cpu_count() or 1) // len(slots))}",)
             executor.update_parameters(timeout_min=time_min, gpus_per_node=1 if gpus else 0,
-                                       local_visible_gpus=[slot] if gpus else (), local_setup=threads)
+                                       visible_gpus=[slot] if gpus else (), setup=threads)
             running[executor.submit(JobRunner(), sweep, queue.pop(0))] = slot
         done = [job for job in running if job.done()]
         for job in done:

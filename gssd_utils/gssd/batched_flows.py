@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from gssd_utils.gssd.config import FlowConfig
-from gssd_utils.gssd.flows import build_flow, check_features
+from gssd_utils.gssd.flows import ACTNORM_EPS, build_flow, check_features
 from gssd_utils.provenance import default_device
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -61,7 +61,7 @@ class BatchedFlows:
             elif kind == "actnorm":
                 if initialize:
                     with torch.no_grad():
-                        std = z.std(dim=1)
+                        std = z.std(dim=1) + ACTNORM_EPS
                         p[prefix + "log_scale"].data = -torch.log(std)
                         p[prefix + "shift"].data = -(z / std[:, None]).mean(dim=1)
                 z = z * torch.exp(p[prefix + "log_scale"])[:, None] + p[prefix + "shift"][:, None]

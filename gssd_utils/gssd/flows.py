@@ -23,6 +23,20 @@ from tqdm import tqdm
 from gssd_utils.gssd.config import FlowConfig
 from gssd_utils.provenance import default_device
 
+ACTNORM_EPS = 1e-6  # the official flow adds it to the batch std when ActNorm initialises
+
+
+class SafeActNorm(ActNorm):
+    """nflows' ActNorm with the official flow's initialisation: the first batch's std plus 1e-6, so a feature
+    dimension that is constant in that batch (a dead unit of a barely trained extractor) gives a finite scale."""
+
+    def _initialize(self, inputs: torch.Tensor) -> None:
+        with torch.no_grad():
+            std = inputs.std(dim=0) + ACTNORM_EPS
+            self.log_scale.data = -torch.log(std)
+            self.shift.data = -(inputs / std).mean(dim=0)
+            self.initialized.data = torch.tensor(True, dtype=torch.bool)
+
 
 class TanhAffineCoupling(AffineCouplingTransform):
     """Affine coupling with log-scale = tanh(raw), as in the official GSSD flow."""
@@ -57,7 +71,7 @@ def build_flow(dim: int, config: FlowConfig) -> Flow:
     for step in range(config.steps):
         if step:
             layers.append(Permutation(swap))
-        layers += [ActNorm(dim), TanhAffineCoupling(mask, lambda i, o: Conditioner(i, o, config.inflate))]
+        layers += [SafeActNorm(dim), TanhAffineCoupling(mask, lambda i, o: Conditioner(i, o, config.inflate))]
     return Flow(CompositeTransform(layers), StandardNormal([dim]))
 
 
