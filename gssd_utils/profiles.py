@@ -50,8 +50,10 @@ class Profile:
     # share of the training set kept clean, before poisoning, for NAD and ASD (NAD's authors use 5%); every defense
     # trains without it, so all of them see the same training set
     clean_reserve: float = 0.05
-    # the defenses the book's Table 1 runs at this profile (the others can be added with the notebook's parameter)
+    # the defenses the book's Table 1 runs at this profile (the others can be added with the notebook's parameter),
+    # and the attacks it compares them on, with the kNN/energy chapter (None: all of ``attacks``)
     table1_defenses: tuple[str, ...] = ("none", "nad", "finetune", "abl", "dbd", "asd", "knn", "energy", "gssd")
+    table1_attacks: tuple[str, ...] | None = None
     attacks: tuple[str, ...] = ("badnets", "blend", "wanet", "chessboard")
     subset_seed: int = 0
     # the attacks of the paper's Tables 3 and 4 (the book runs those of them that are in ``attacks``)
@@ -63,6 +65,11 @@ class Profile:
     # what learned attacks build at this scale (LC's surrogate, ISSBA's encoder); the attack's defaults otherwise
     attack_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     train_seed: int = 0
+
+    @property
+    def comparison_attacks(self) -> tuple[str, ...]:
+        """The attacks Table 1 and the kNN/energy chapter compare the defenses on."""
+        return self.table1_attacks if self.table1_attacks is not None else self.attacks
 
     def poison_config(self, attack: str, rate: float | None = None, target: int = 0,
                       poison_seed: int = 0) -> PoisonConfig:
@@ -159,6 +166,9 @@ _PROFILES = {
             dbd={"mixmatch": MixMatchConfig(epochs=5, iterations=None)},
             asd={"mixmatch": MixMatchConfig(epochs=6, iterations=None), "growth_every": 1}),
         attacks=_ALL_ATTACKS,
+        # every chapter sees every attack; the defenses are compared on the paper's three main attacks and the
+        # disruptive one (LC), the poisoning rates on BadNets: CI runs this whole book
+        table1_attacks=("badnets", "blend", "wanet", "lc"), rate_attacks=("badnets",),
         rates=(0.05, 0.1, 0.2),
         attack_params={
             "lc": {"surrogate_arch": "small_cnn", "surrogate_width": 16, "surrogate_epochs": 10},
@@ -206,6 +216,10 @@ _PROFILES = {
 # the paper profile's networks, batch sizes and code paths, on 300 images for one epoch of everything
 _PROFILES["paper-dryrun"] = replace(
     _PROFILES["paper"], name="paper-dryrun", n_train=300, n_test=100,
+    # the paper-size learned attacks (ISSBA's encoder, LC's surrogate) and the disruptive path (LC) besides BadNets;
+    # every chapter's code runs on them, Table 1's defenses and the ablations on one attack
+    attacks=("badnets", "issba", "lc"), table1_attacks=("badnets",), table3_attacks=("badnets",),
+    table4_attacks=("badnets",),
     classifier=replace(_PAPER_CLASSIFIER, epochs=1),
     simclr=replace(_PAPER_SIMCLR, epochs=1),
     flows=FlowConfig(vectorized=True, epochs=1),
@@ -217,7 +231,7 @@ _PROFILES["paper-dryrun"] = replace(
         # three epochs, one per phase of ASD's schedule, so every phase's code runs
         asd={"mixmatch": MixMatchConfig(epochs=3, iterations=2), "class_aware_until": 1 / 3, "meta_from": 2 / 3,
              "growth_every": 1}),
-    rate_attacks=("badnets",), rates=(0.1, 0.2),
+    rate_attacks=("badnets",), rates=(0.2,),
     attack_params={"issba": {"epochs": 1, "warmup_epochs": 1}, "lc": {"surrogate_epochs": 1}},
 )
 

@@ -160,13 +160,28 @@ def recipe_curves(names: Sequence[str], out: str | Path, rate: float = 0.01, dat
         if name in SIMCLR_RECIPES:
             with provenance.timed(name):
                 simclr_rows += simclr_curve(SIMCLR_RECIPES[name], data_root, progress)
-            write_results(pd.DataFrame(simclr_rows), provenance, out, "simclr_recipes",
-                          settings="candidate SimCLR recipes of the quick tier on 50,000 images, BadNets at 10%")
+            _merge(out, "simclr_recipes", simclr_rows, provenance,
+                   "candidate SimCLR recipes of the quick tier on 50,000 images, BadNets at 10%")
             continue
         recipe = RECIPES[name]
         for epochs in recipe.epochs:
             with provenance.timed(f"{name} x{epochs}"):
                 rows.append(measure_recipe(recipe, epochs, rate, data_root, test_size, progress))
-            write_results(pd.DataFrame(rows), provenance, out, "classifier_recipes",
-                          settings="candidate recipes of the quick tier, BadNets (GSSD 2x2 patch) at 1%")
+            _merge(out, "classifier_recipes", rows, provenance,
+                   "candidate recipes of the quick tier, BadNets (GSSD 2x2 patch) at 1%")
     return pd.DataFrame(rows + simclr_rows)
+
+
+def _merge(out: str | Path, name: str, rows: list[dict], provenance: Provenance, settings: str) -> None:
+    """Write ``rows`` into ``out/name``, keeping the points of other recipes measured before (with their own
+    provenance, under ``details``); a point measured again replaces its old row."""
+    from gssd_utils.results_io import load_results
+
+    earlier = load_results(out, name)
+    kept, history = [], []
+    if earlier is not None:
+        table, record = earlier
+        new = {(row["recipe"], row["epochs"]) for row in rows}
+        kept = [row for row in table.to_dict(orient="records") if (row["recipe"], row["epochs"]) not in new]
+        history = [*record.get("details", {}).get("earlier runs", []), record["provenance"]] if kept else []
+    write_results(pd.DataFrame(kept + rows), provenance, out, name, {"earlier runs": history}, settings=settings)

@@ -61,7 +61,8 @@ def book_jobs(profile: Profile) -> list[Job]:
     """Every run the book's notebooks compute at ``profile`` (they read these same fields), each once."""
     jobs: list[Job] = []
     for attack in profile.attacks:
-        jobs += [Job(attack, None, task) for task in dict.fromkeys([*profile.table1_defenses, "knn", "energy"])]
+        tasks = [*profile.table1_defenses, "knn", "energy"] if attack in profile.comparison_attacks else ["none"]
+        jobs += [Job(attack, None, task) for task in dict.fromkeys([*tasks, "gssd"])]
         jobs += [Job(attack, None, table) for table, attacks in (("table3", profile.table3_attacks),
                                                                  ("table4", profile.table4_attacks))
                  if attack in attacks]
