@@ -185,3 +185,13 @@ def _merge(out: str | Path, name: str, rows: list[dict], provenance: Provenance,
         kept = [row for row in table.to_dict(orient="records") if (row["recipe"], row["epochs"]) not in new]
         history = [*record.get("details", {}).get("earlier runs", []), record["provenance"]] if kept else []
     write_results(pd.DataFrame(kept + rows), provenance, out, name, {"earlier runs": history}, settings=settings)
+
+
+def chosen_recipes(profile_name: str = "quick") -> tuple[str, str]:
+    """The names of the classifier and SimCLR candidates the profile uses (matched by config, epochs aside)."""
+    profile = get_profile(profile_name)
+    classifier = next((name for name, r in RECIPES.items() if r.n_train == (profile.n_train or 50_000)
+                       and replace(r.config, epochs=profile.classifier.epochs) == profile.classifier), "")
+    simclr = next((name for name, r in SIMCLR_RECIPES.items()
+                   if replace(r.config, epochs=profile.simclr.epochs) == profile.simclr), "")
+    return classifier, simclr
