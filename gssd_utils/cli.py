@@ -388,10 +388,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    from gssd_utils.provenance import running
+
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     code = 0
     try:
-        args.func(args)
+        with running(["gssd", *argv]):
+            args.func(args)
     except KeyboardInterrupt:
         print("gssd: interrupted. Finished stages are cached: the same command resumes where it stopped.",
               file=sys.stderr)

@@ -52,8 +52,11 @@ def defend(args: argparse.Namespace, profile: Profile, out: Path) -> None:
     defense = build_defense(args.defense, profile.defense_config(args.defense), profile.classifier)
     if not args.train and not defense.cleansing:
         raise ValueError(f"defense {args.defense!r} trains a classifier by design. Fix: add --train")
-    inputs = DefenseInput(data.x_train, data.y_train, data.num_classes,
-                          *(clean if clean and defense.uses_clean_data else (None, None)))
+    if clean and not defense.uses_clean_data:
+        if args.clean:
+            print(f"--clean: defense {args.defense!r} uses no clean data; the reserve is ignored", file=sys.stderr)
+        clean = None
+    inputs = DefenseInput(data.x_train, data.y_train, data.num_classes, *(clean or (None, None)))
     defense.check(inputs)
     if truth is not None:
         print(f"--truth: {len(truth.poison_indices)} poisons; original_labels {layout}", file=sys.stderr)

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -49,9 +50,23 @@ def _portable(arg: str) -> str:
         return f".../{path.name}"
 
 
+_COMMAND: ContextVar[list[str] | None] = ContextVar("gssd_command", default=None)
+
+
+@contextmanager
+def running(argv: list[str]) -> Iterator[None]:
+    """Record ``argv`` as the command being run, for callers (the CLI's ``main(argv)``, tests, notebooks) whose
+    ``sys.argv`` is another program's."""
+    token = _COMMAND.set(list(argv))
+    try:
+        yield
+    finally:
+        _COMMAND.reset(token)
+
+
 def invocation(argv: list[str] | None = None) -> str:
     """The command line that is running, program by name and paths made portable (see ``_portable``)."""
-    argv = sys.argv if argv is None else argv
+    argv = argv if argv is not None else (_COMMAND.get() or sys.argv)
     if not argv:
         return ""
     return " ".join([Path(argv[0]).name, *(_portable(a) for a in argv[1:])])

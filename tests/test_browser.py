@@ -80,6 +80,9 @@ def test_a_page_reads_well_in_a_browser(server, browser, page):
     problems: list[str] = []
     tab.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
     tab.on("pageerror", lambda error: problems.append(str(error)))
+    # name what failed to load (the console only says "404")
+    tab.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url.removeprefix(server)}") if r.status >= 400
+           else None)
     response = tab.goto(f"{server}/book/{page}.html", wait_until="networkidle")
     assert response is not None and response.ok, f"{page}: HTTP {response and response.status}"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
