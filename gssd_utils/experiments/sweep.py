@@ -233,5 +233,5 @@ def _local(sweep: Sweep, jobs: list[Job], folder: str | Path, max_parallel: int,
             free.append(running.pop(job))
             summaries.append(job.result())
         if not done:
-            time.sleep(2)
+            time.sleep(0.5)
     return summaries
