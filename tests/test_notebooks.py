@@ -47,6 +47,25 @@ def test_source_notebook_is_stripped_and_parameterised(path):
     assert nb["metadata"]["kernelspec"]["name"] == "gssd"
 
 
+@pytest.mark.parametrize("own_tags, expected", [(["parameters", "hide-input"], ["hide-input", "injected-parameters"]),
+                                                (["parameters"], ["injected-parameters"])])
+def test_the_injected_parameters_are_shown_like_the_notebooks_own(tmp_path, own_tags, expected):
+    import nbformat
+
+    from gssd_utils.experiments.injected import match_injected_cell
+
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("profile = 'quick'", metadata={"tags": own_tags}),
+        nbformat.v4.new_code_cell("profile = 'smoke'", metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_code_cell("print(profile)", metadata={"tags": ["remove-input"]})])
+    path = tmp_path / "executed.ipynb"
+    nbformat.write(notebook, path)
+    match_injected_cell(path)
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[1].metadata["tags"] == expected
+    assert cells[0].metadata["tags"] == own_tags and cells[2].metadata["tags"] == ["remove-input"]
+
+
 class _Page(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
