@@ -115,3 +115,16 @@ def test_built_page_has_its_figures_and_tables_and_no_errors(stem, expected):
     for heading in headings:
         assert any(heading in h for h in page.headings), f"{stem}: no section {heading!r} in {page.headings}"
     assert not page.errors, f"{stem}: errored cells: {page.errors}"
+
+
+def test_book_tables_show_two_decimals_dashes_and_words_for_flags():
+    import pandas as pd
+
+    from gssd_utils.experiments.book import styled
+
+    table = pd.DataFrame({"ACC": [99.444, None], "ACC paper": [94.9, 93.0], "target detected": [True, False],
+                          "best ACC - ASR": [True, False]})
+    html = styled(table).to_html()
+    assert "99.44<" in html and "99.440000" not in html and "—" in html
+    assert ">yes<" in html and ">no<" in html and ">best<" in html
+    assert "font-style: italic" in html  # the paper's column is marked

@@ -77,7 +77,9 @@ def styled(table: pd.DataFrame):
              if table[c].dtype == bool}
     if "best ACC - ASR" in table.columns:
         flags["best ACC - ASR"] = lambda v: "best" if v else ""
-    styler = table.style.hide(axis="index").format(precision=2, na_rep="—", thousands=",").format(flags)
+    styler = table.style.hide(axis="index").format(precision=2, na_rep="—", thousands=",")
+    if flags:  # a formatter dict without subset resets every other column to the default six decimals
+        styler = styler.format(flags, subset=list(flags))
     if paper:
         styler = styler.set_properties(subset=paper, **{"background-color": "#f2f2f2", "font-style": "italic"})
     return styler
