@@ -72,7 +72,7 @@ class Chapter:
 
 def styled(table: pd.DataFrame):
     """Numbers with two decimals, missing ones as a dash, no index; the paper's columns shaded and in italics."""
-    paper = [c for c in table.columns if "paper" in c]
+    paper = [c for c in table.columns if "paper" in c and "ours" not in c]  # "ours - paper" is ours
     flags = {c: (lambda v: "yes" if v is True else "no" if v is False else v) for c in table.columns
              if table[c].dtype == bool}
     if "best ACC - ASR" in table.columns:
