@@ -55,8 +55,8 @@ _COMMAND: ContextVar[list[str] | None] = ContextVar("gssd_command", default=None
 
 @contextmanager
 def running(argv: list[str]) -> Iterator[None]:
-    """Record ``argv`` as the command being run, for callers (the CLI's ``main(argv)``, tests, notebooks) whose
-    ``sys.argv`` is another program's."""
+    """Record ``argv`` as the command being run: the CLI's ``main(argv)`` may be called from a program (a test, a
+    script) whose ``sys.argv`` is its own."""
     token = _COMMAND.set(list(argv))
     try:
         yield

@@ -15,16 +15,14 @@ from typing import Any
 
 
 def _dedupe_scripts(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
-    seen: set[tuple[str, str]] = set()
-    unique = []
-    for script in context.get("script_files", []):
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    unique: dict[tuple[str, str], Any] = {}
+    for script in scripts:
         # an inline script's filename is None or "" depending on who added it
-        key = (str(getattr(script, "filename", script) or ""), str(getattr(script, "attributes", {}).get("body", "")))
-        if key not in seen:
-            seen.add(key)
-            unique.append(script)
-    if "script_files" in context:
-        context["script_files"][:] = unique
+        unique.setdefault((script.filename or "", script.attributes.get("body", "")), script)
+    scripts[:] = unique.values()
 
 
 def _default_mode(app: Any, config: Any) -> None:
