@@ -168,7 +168,7 @@ def _cmd_compare(args: argparse.Namespace) -> None:
 
     from gssd_utils.defenses.registry import build_defense, get_defense_class
     from gssd_utils.experiments.tables import TABLE1_DEFENSES, comparison_table
-    from gssd_utils.results_io import write_results
+    from gssd_utils.results_io import FULL_COMPARISON, write_results
 
     profile = _profile(args)
     defenses = args.defenses or list(TABLE1_DEFENSES)
@@ -183,7 +183,7 @@ def _cmd_compare(args: argparse.Namespace) -> None:
         with provenance.timed(f"{run.attack}: {len(defenses)} defenses"):
             tables.append(comparison_table([run], defenses))
         table = pd.concat(tables, ignore_index=True)
-        paths = write_results(table, provenance, _results_folder(out, profile), args.name,
+        paths = write_results(table, provenance, _results_folder(out, profile), args.name or FULL_COMPARISON,
                               {r.attack: {d: r.result(d).details for d in defenses} for r in runs[:len(tables)]},
                               settings=profile.describe())
     _print_table(table, paths)
@@ -327,7 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "ours beside the paper's (written after each attack, so a long run keeps its results)")
     compare.add_argument("--attacks", nargs="*", default=None)
     compare.add_argument("--defenses", nargs="*", default=None, help="registered defenses (default: all of Table 1)")
-    compare.add_argument("--name", default="comparison", help="results file name (comparison)")
+    compare.add_argument("--name", default=None,
+                         help="results file name (comparison_all_defenses: the book's Table 1 writes 'comparison')")
     compare.add_argument("--out", default=None, help=results)
     compare.set_defaults(func=_cmd_compare)
 

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 BUILD_RESULTS = Path("_build") / "results"
 REFERENCE_RESULTS = Path("results")
+# ``gssd compare``'s table of every defense on every attack: a name of its own, so a book build (whose Table 1 chapter
+# writes ``comparison`` with the profile's cheaper defenses) never overwrites it when its results become the reference
+FULL_COMPARISON = "comparison_all_defenses"
 
 
 def build_dir(profile: str) -> Path:
