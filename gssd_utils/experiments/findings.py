@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from gssd_utils.results_io import load_results
+from gssd_utils.results_io import FULL_COMPARISON, load_results
 
 LEARNED = 50.0  # % ASR without defense from which a backdoor counts as learned
 HELD = 10.0  # % ASR under which a defense counts as having removed the backdoor
@@ -77,6 +77,19 @@ def _table4(table: pd.DataFrame) -> str:
     return ("**What each step contributes (Table 4).** " + "; ".join(parts) + ".") if parts else ""
 
 
+def _ranking(defended: pd.DataFrame) -> str:
+    """Our order of the defenses by ACC − ASR against the paper's, over those the paper reports for this attack."""
+    both = defended.dropna(subset=["ACC paper", "ASR paper"])
+    if len(both) < 2:
+        return ""
+    ours = both.sort_values("ACC - ASR", ascending=False, kind="stable")["defense"].tolist()
+    paper = both.assign(margin=both["ACC paper"] - both["ASR paper"]).sort_values(
+        "margin", ascending=False, kind="stable")["defense"].tolist()
+    if ours == paper:
+        return f"; by ACC − ASR the defenses rank as in the paper ({' > '.join(ours)})"
+    return f"; by ACC − ASR ours rank {' > '.join(ours)}, the paper's {' > '.join(paper)}"
+
+
 def _comparison(table: pd.DataFrame) -> str:
     parts = []
     for attack, rows in table.groupby("attack", sort=False):
@@ -86,7 +99,7 @@ def _comparison(table: pd.DataFrame) -> str:
         text = f"{attack}: the best ACC − ASR is {best['defense']}'s ({_pct(best['ACC'])} / {_pct(best['ASR'])})"
         if failed:
             text += f"; the backdoor survives {', '.join(failed)} (ASR ≥ {HELD:.0f}%)"
-        parts.append(text)
+        parts.append(text + _ranking(defended))
     return "**Table 1.** " + "; ".join(parts) + "."
 
 
@@ -104,15 +117,16 @@ def _table2(table: pd.DataFrame) -> str:
     return "**Poisoning rates (Table 2).** " + "; ".join(parts) + "."
 
 
-PARAGRAPHS = (("no_defense", _no_defense), ("gssd", _gssd), ("table4", _table4), ("comparison", _comparison),
-              ("knn_energy", _knn_energy), ("table2", _table2))
+# each paragraph reads the first of its files that exists: Table 1 prefers gssd compare's every-defense table
+PARAGRAPHS = ((("no_defense",), _no_defense), (("gssd",), _gssd), (("table4",), _table4),
+              ((FULL_COMPARISON, "comparison"), _comparison), (("knn_energy",), _knn_energy), (("table2",), _table2))
 
 
 def findings(folder: str | Path) -> str:
     """The findings of the results in ``folder``, as Markdown paragraphs."""
     paragraphs = []
-    for name, write in PARAGRAPHS:
-        table = _load(Path(folder), name)
+    for names, write in PARAGRAPHS:
+        table = next((t for t in (_load(Path(folder), name) for name in names) if t is not None), None)
         if table is not None and len(table):
             paragraphs.append(write(table))
     return "\n\n".join(p for p in paragraphs if p) or "*No results to summarise yet.*"

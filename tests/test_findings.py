@@ -1,0 +1,34 @@
+"""The findings prose follows the results files: Table 1's paragraph reads the every-defense table when there is
+one, and says where our ranking of the defenses differs from the paper's."""
+
+import pandas as pd
+
+from gssd_utils.experiments.findings import findings
+from gssd_utils.provenance import Provenance
+from gssd_utils.results_io import FULL_COMPARISON, write_results
+
+
+def _table(rows: list[tuple[str, float, float, float | None, float | None]]) -> pd.DataFrame:
+    table = pd.DataFrame(rows, columns=["defense", "ACC", "ASR", "ACC paper", "ASR paper"])
+    return table.assign(attack="badnets", rate=0.1, **{"ACC - ASR": table["ACC"] - table["ASR"]})
+
+
+def test_table1_findings_prefer_the_full_comparison_and_name_a_different_ranking(tmp_path):
+    provenance = Provenance(profile="quick", data={})
+    book = _table([("No defense", 80.0, 100.0, 94.9, 100.0), ("GSSD", 70.0, 100.0, 91.7, 0.14)])
+    write_results(book, provenance, tmp_path, "comparison")
+    assert "the best ACC − ASR is GSSD's" in findings(tmp_path) and "rank" not in findings(tmp_path)
+
+    full = _table([("No defense", 80.0, 100.0, 94.9, 100.0), ("GSSD", 70.0, 100.0, 91.7, 0.14),
+                   ("DBD", 78.0, 2.0, 92.4, 0.96), ("kNN", 60.0, 0.5, None, None)])
+    write_results(full, provenance, tmp_path, FULL_COMPARISON)
+    text = findings(tmp_path)
+    assert "the best ACC − ASR is DBD's" in text
+    assert "ours rank DBD > GSSD, the paper's GSSD > DBD" in text  # kNN has no paper number: not ranked
+    assert "the backdoor survives GSSD" in text
+
+
+def test_a_ranking_that_agrees_with_the_paper_says_so(tmp_path):
+    full = _table([("GSSD", 90.0, 1.0, 91.7, 0.14), ("ABL", 92.0, 1.0, 93.8, 1.1)])  # the paper: 92.7 > 91.56
+    write_results(full, Provenance(profile="quick", data={}), tmp_path, FULL_COMPARISON)
+    assert "rank as in the paper (ABL > GSSD)" in findings(tmp_path)
