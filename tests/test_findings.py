@@ -32,3 +32,12 @@ def test_a_ranking_that_agrees_with_the_paper_says_so(tmp_path):
     full = _table([("GSSD", 90.0, 1.0, 91.7, 0.14), ("ABL", 92.0, 1.0, 93.8, 1.1)])  # the paper: 92.7 > 91.56
     write_results(full, Provenance(profile="quick", data={}), tmp_path, FULL_COMPARISON)
     assert "rank as in the paper (ABL > GSSD)" in findings(tmp_path)
+
+
+def test_a_missed_target_with_false_positive_classes_is_not_reported_as_keeping_everything(tmp_path):
+    row = {"attack": "badnets", "target detected": False, "false-positive classes": "3,5", "kind": None,
+           "ASR no defense": 100.0, "ASR GSSD": 100.0, "ACC no defense": 80.8, "ACC GSSD": 69.1}
+    write_results(pd.DataFrame([row]), Provenance(profile="quick", data={}), tmp_path, "gssd")
+    text = findings(tmp_path)
+    assert "clean classes 3,5 are flagged in its place" in text and "ACC 80.8% → 69.1%" in text
+    assert "every sample is kept" not in text

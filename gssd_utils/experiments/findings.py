@@ -45,8 +45,14 @@ def _gssd(table: pd.DataFrame) -> str:
     parts = []
     for _, r in table.iterrows():
         if not r["target detected"]:
-            parts.append(f"{r.attack}: the target is not detected, so every sample is kept (ASR "
-                         f"{_pct(r['ASR no defense'])} → {_pct(r['ASR GSSD'])})")
+            if r["false-positive classes"] == "none":
+                parts.append(f"{r.attack}: the target is not detected and no class is flagged, so every sample is "
+                             f"kept (ASR {_pct(r['ASR no defense'])} → {_pct(r['ASR GSSD'])})")
+            else:  # clean classes flagged in its place: their samples are set aside, the poisons stay
+                parts.append(f"{r.attack}: the target is not detected, and clean classes {r['false-positive classes']}"
+                             f" are flagged in its place, so the poisons stay in D̂_C while those classes' suspects "
+                             f"are set aside: ASR {_pct(r['ASR no defense'])} → {_pct(r['ASR GSSD'])}, ACC "
+                             f"{_pct(r['ACC no defense'])} → {_pct(r['ACC GSSD'])}")
             continue
         detected = "detected as " + str(r["kind"])
         extra = ("" if r["false-positive classes"] == "none" else
