@@ -20,11 +20,12 @@ def test_table1_findings_prefer_the_full_comparison_and_name_a_different_ranking
     assert "the best ACC − ASR is GSSD's" in findings(tmp_path) and "rank" not in findings(tmp_path)
 
     full = _table([("No defense", 80.0, 100.0, 94.9, 100.0), ("GSSD", 70.0, 100.0, 91.7, 0.14),
-                   ("DBD", 78.0, 2.0, 92.4, 0.96), ("kNN", 60.0, 0.5, None, None)])
+                   ("DBD", 78.0, 2.0, 92.4, 0.96), ("kNN", 60.0, 0.5, None, None), ("NAD*", 10.0, 0.0, 88.2, 4.6)])
     write_results(full, provenance, tmp_path, FULL_COMPARISON)
     text = findings(tmp_path)
     assert "the best ACC − ASR is DBD's" in text
-    assert "ours rank DBD > GSSD, the paper's GSSD > DBD" in text  # kNN has no paper number: not ranked
+    assert "ours rank DBD > NAD* > GSSD, the paper's GSSD > DBD > NAD*" in text  # kNN: no paper number
+    assert "NAD* (10.0%) ends near chance accuracy" in text
     assert "the backdoor survives GSSD" in text
 
 

@@ -15,6 +15,7 @@ from gssd_utils.results_io import FULL_COMPARISON, load_results
 
 LEARNED = 50.0  # % ASR without defense from which a backdoor counts as learned
 HELD = 10.0  # % ASR under which a defense counts as having removed the backdoor
+COLLAPSED = 20.0  # % clean accuracy under which a defended model counts as broken (twice chance on ten classes)
 
 
 def _load(folder: Path, name: str) -> pd.DataFrame | None:
@@ -105,6 +106,10 @@ def _comparison(table: pd.DataFrame) -> str:
         text = f"{attack}: the best ACC − ASR is {best['defense']}'s ({_pct(best['ACC'])} / {_pct(best['ASR'])})"
         if failed:
             text += f"; the backdoor survives {', '.join(failed)} (ASR ≥ {HELD:.0f}%)"
+        broken = defended[defended["ACC"] < COLLAPSED]
+        if len(broken):
+            text += "; " + ", ".join(f"{r['defense']} ({_pct(r['ACC'])})" for _, r in broken.iterrows()) + \
+                f" end{'s' if len(broken) == 1 else ''} near chance accuracy, so a low ASR there is no defense"
         parts.append(text + _ranking(defended))
     return "**Table 1.** " + "; ".join(parts) + "."
 
