@@ -12,9 +12,10 @@ from gssd_utils.defenses.abl import isolate, lga
 from gssd_utils.defenses.asd import class_aware_pool, draw_seeds
 from gssd_utils.defenses.base import DefenseInput, MissingCleanDataError
 from gssd_utils.defenses.configs import AblConfig, AsdConfig, DbdConfig, NadConfig
-from gssd_utils.defenses.dbd import lowest_loss
+from gssd_utils.defenses.dbd import lowest_loss, warm_up_head
 from gssd_utils.defenses.nad import attention_loss, attention_map
 from gssd_utils.defenses.registry import DEFENSES, build_defense
+from gssd_utils.models import build_model
 from gssd_utils.training.config import MixMatchConfig, TrainConfig
 from gssd_utils.training.mixmatch import mixmatch_loss, mixup_lambda, sharpen, symmetric_cross_entropy
 
@@ -126,6 +127,18 @@ def test_a_defense_that_needs_clean_data_names_the_way_to_give_it(digits, name):
     defense.check(_inputs(digits, clean=True))
 
 
+@pytest.mark.parametrize("arch", ["small_cnn", "airnet"])
+def test_dbd_warms_up_the_networks_own_head(arch):
+    model = build_model(arch, 3, 8)
+    labels = np.repeat(np.arange(3), 20)
+    features = np.zeros((60, model.linear.in_features), np.float32)
+    features[np.arange(60), labels] = 5.0  # three separable clusters
+    head = warm_up_head(model, features, labels, DbdConfig(warmup_epochs=50, warmup_lr=0.05), seed=0)
+    assert set(head) == set(model.linear.state_dict())  # the airnet head has no bias
+    model.linear.load_state_dict({k: torch.from_numpy(v) for k, v in head.items()})
+    assert (model.classify(torch.from_numpy(features)).argmax(1).numpy() == labels).all()
+
+
 TINY = TrainConfig(arch="small_cnn", width=8, epochs=1, batch_size=64, lr=0.05, schedule="cosine", hflip=False)
 TINY_MIXMATCH = MixMatchConfig(epochs=3, iterations=2, batch_size=16)
 
@@ -136,12 +149,15 @@ TINY_MIXMATCH = MixMatchConfig(epochs=3, iterations=2, batch_size=16)
     ("abl", AblConfig(isolation_epochs=1, finetune_epochs=1, unlearning_epochs=1)),
     ("asd", AsdConfig(mixmatch=TINY_MIXMATCH, class_aware_until=1 / 3, meta_from=2 / 3, growth_every=1)),
     ("dbd", DbdConfig(warmup_epochs=1, mixmatch=TINY_MIXMATCH)),
+    ("dbd-airnet", DbdConfig(warmup_epochs=1, mixmatch=TINY_MIXMATCH)),  # the quick profile's bias-free head
 ])
 def test_each_baseline_trains_a_model_and_reports_what_it_set_aside(digits, name, config):
     from gssd_utils.training.config import SimCLRConfig
 
-    if name == "dbd":
-        config = dataclasses.replace(config, simclr=SimCLRConfig(arch="small_cnn", width=8, epochs=1, batch_size=64))
+    if name.startswith("dbd"):
+        arch = "airnet" if name == "dbd-airnet" else "small_cnn"
+        config = dataclasses.replace(config, simclr=SimCLRConfig(arch=arch, width=8, epochs=1, batch_size=64))
+        name = "dbd"
     inputs = _inputs(digits, clean=True)
     defense = build_defense(name, config, TINY, progress=False)
     defense.check(inputs)

@@ -41,22 +41,23 @@ def lowest_loss(losses: np.ndarray, share: float) -> np.ndarray:
     return mask
 
 
-def warm_up_head(features: np.ndarray, labels: np.ndarray, num_classes: int, config: DbdConfig, seed: int
+def warm_up_head(model: nn.Module, features: np.ndarray, labels: np.ndarray, config: DbdConfig, seed: int
                  ) -> dict[str, np.ndarray]:
-    """A linear head on fixed features, trained with the symmetric cross-entropy (Adam, batch 256)."""
+    """The model's own linear head (``model.classify``: with or without a bias, scaled as the network scales it),
+    re-initialised and trained on fixed features with the symmetric cross-entropy (Adam, batch 256)."""
     torch.manual_seed(seed)
-    head = nn.Linear(features.shape[1], num_classes)
-    optimizer = torch.optim.Adam(head.parameters(), lr=config.warmup_lr)
+    model.linear.reset_parameters()
+    optimizer = torch.optim.Adam(model.linear.parameters(), lr=config.warmup_lr)
     x, y = torch.from_numpy(features).float(), torch.from_numpy(labels).long()
     for epoch in range(config.warmup_epochs):
         order = torch.randperm(len(x), generator=epoch_generator(seed, epoch))
         for s in range(0, len(order), 256):
             idx = order[s : s + 256]
-            loss = symmetric_cross_entropy(head(x[idx]), y[idx], config.sce_alpha, config.sce_beta)
+            loss = symmetric_cross_entropy(model.classify(x[idx]), y[idx], config.sce_alpha, config.sce_beta)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-    return {"weight": head.weight.detach().numpy(), "bias": head.bias.detach().numpy()}
+    return {name: value.detach().numpy() for name, value in model.linear.state_dict().items()}
 
 
 @register
@@ -77,16 +78,15 @@ class Dbd(Defense):
         outcome = DefenseOutcome(model=None)
         with self.stage(outcome.stages, "simclr"):
             simclr, _, simclr_key = simclr_stage(x, c.simclr, self.progress)
+        model = build_model(c.simclr.arch, data.num_classes, c.simclr.width)
         with self.stage(outcome.stages, "warm-up"):
             features = simclr_features(simclr, x, simclr_key)
-            head_key = config_key(simclr_key, data.train_key(), "dbd head", asdict(c))
+            head_key = config_key(simclr_key, data.train_key(), "dbd model head", asdict(c))
             head = cached_arrays(cache_path("dbd", head_key, ".npz"),
-                                 lambda: warm_up_head(features, y, data.num_classes, c, self.recipe.seed),
+                                 lambda: warm_up_head(model, features, y, c, self.recipe.seed),
                                  config={"simclr": simclr_key, "dbd": asdict(c)})
-        model = build_model(c.simclr.arch, data.num_classes, c.simclr.width)
         state = {k: v for k, v in simclr.backbone.state_dict().items() if not k.startswith("linear.")}
-        state.update({"linear.weight": torch.from_numpy(head["weight"]), "linear.bias": torch.from_numpy(head["bias"])})
-        model.load_state_dict(state)
+        model.load_state_dict(state | {f"linear.{name}": torch.from_numpy(value) for name, value in head.items()})
         model.tta = self.recipe.tta
 
         def select(_epoch: int, current: nn.Module) -> np.ndarray:

@@ -84,5 +84,9 @@ class AirNet(nn.Module):
         x = self.groups(self.act(self.whiten(x)))
         return torch.flatten(self.pool(x), 1)
 
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits from ``features(x)``: the bias-free head, scaled as airbench does."""
+        return self.linear(features) / 9.0
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.features(x)) / 9.0
+        return self.classify(self.features(x))

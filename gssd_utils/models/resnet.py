@@ -56,5 +56,9 @@ class CifarResNet18(nn.Module):
         out = self.layers(F.relu(self.bn1(self.conv1(x))))
         return torch.flatten(F.adaptive_avg_pool2d(out, 1), 1)
 
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits from ``features(x)``."""
+        return self.linear(features)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.features(x))
+        return self.classify(self.features(x))

@@ -25,5 +25,9 @@ class SmallCNN(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return torch.flatten(nn.functional.adaptive_avg_pool2d(self.body(x), 1), 1)
 
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits from ``features(x)``."""
+        return self.linear(features)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.features(x))
+        return self.classify(self.features(x))
