@@ -42,3 +42,12 @@ def test_a_missed_target_with_false_positive_classes_is_not_reported_as_keeping_
     text = findings(tmp_path)
     assert "clean classes 3,5 are flagged in its place" in text and "ACC 80.8% → 69.1%" in text
     assert "every sample is kept" not in text
+
+
+def test_table4_without_relabeled_samples_says_there_is_nothing_to_fine_tune_on(tmp_path):
+    rows = [{"attack": "wanet", "training data": data, "fine-tuning": tuned, "ASR ours": asr, "ASR paper": paper}
+            for data, tuned, asr, paper in [("Cleansed (D_C)", "no", 93.3, 5.3), ("Cleansed (D_C)", "yes", None, 1.35)]]
+    write_results(pd.DataFrame(rows), Provenance(profile="quick", data={}), tmp_path, "table4")
+    text = findings(tmp_path)
+    assert "leaves the backdoor in place (ASR 93.3%" in text and "no D̂'_P to fine-tune on" in text
+    assert "ends at —" not in text

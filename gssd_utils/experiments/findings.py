@@ -50,10 +50,12 @@ def _gssd(table: pd.DataFrame) -> str:
                 parts.append(f"{r.attack}: the target is not detected and no class is flagged, so every sample is "
                              f"kept (ASR {_pct(r['ASR no defense'])} → {_pct(r['ASR GSSD'])})")
             else:  # clean classes flagged in its place: their samples are set aside, the poisons stay
-                parts.append(f"{r.attack}: the target is not detected, and clean classes {r['false-positive classes']}"
-                             f" are flagged in its place, so the poisons stay in D̂_C while those classes' suspects "
-                             f"are set aside: ASR {_pct(r['ASR no defense'])} → {_pct(r['ASR GSSD'])}, ACC "
-                             f"{_pct(r['ACC no defense'])} → {_pct(r['ACC GSSD'])}")
+                classes = str(r["false-positive classes"])
+                flagged = f"classes {classes} are" if "," in classes else f"class {classes} is"
+                parts.append(f"{r.attack}: the target is not detected, and clean {flagged} flagged in its place, so "
+                             f"the poisons stay in D̂_C while the suspects of what was flagged are set aside: ASR "
+                             f"{_pct(r['ASR no defense'])} → {_pct(r['ASR GSSD'])}, ACC {_pct(r['ACC no defense'])} → "
+                             f"{_pct(r['ACC GSSD'])}")
             continue
         detected = "detected as " + str(r["kind"])
         extra = ("" if r["false-positive classes"] == "none" else
@@ -74,9 +76,12 @@ def _table4(table: pd.DataFrame) -> str:
         original, repaired = by.get(("Original (D)", "no")), by.get(("Original (D)", "yes"))
         if dc is None or final is None:
             continue
-        left = "leaves the backdoor partly in place" if dc["ASR ours"] >= HELD else "already removes the backdoor"
+        left = ("already removes the backdoor" if dc["ASR ours"] < HELD else "leaves the backdoor in place"
+                if dc["ASR ours"] >= LEARNED else "leaves the backdoor partly in place")
         text = (f"{attack}: training on D̂_C alone {left} (ASR {_pct(dc['ASR ours'])}; the paper "
-                f"{_pct(dc['ASR paper'])}), fine-tuning on D̂'_P ends at {_pct(final['ASR ours'])}")
+                f"{_pct(dc['ASR paper'])}), ")
+        text += (f"fine-tuning on D̂'_P ends at {_pct(final['ASR ours'])}" if pd.notna(final["ASR ours"]) else
+                 "and nothing was relabeled, so there is no D̂'_P to fine-tune on")
         if original is not None and repaired is not None and pd.notna(repaired["ASR ours"]):
             text += (f"; fine-tuning the poisoned model on D̂'_P takes its ASR from {_pct(original['ASR ours'])} to "
                      f"{_pct(repaired['ASR ours'])} (the paper {_pct(repaired['ASR paper'])})")
