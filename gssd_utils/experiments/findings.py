@@ -68,6 +68,12 @@ def _gssd(table: pd.DataFrame) -> str:
     return "**GSSD.** " + "; ".join(parts) + "."
 
 
+def _what_is_left(asr: float) -> str:
+    if asr < HELD:
+        return "already removes the backdoor"
+    return "leaves the backdoor in place" if asr >= LEARNED else "leaves the backdoor partly in place"
+
+
 def _table4(table: pd.DataFrame) -> str:
     parts = []
     for attack, rows in table.groupby("attack", sort=False):
@@ -76,10 +82,8 @@ def _table4(table: pd.DataFrame) -> str:
         original, repaired = by.get(("Original (D)", "no")), by.get(("Original (D)", "yes"))
         if dc is None or final is None:
             continue
-        left = ("already removes the backdoor" if dc["ASR ours"] < HELD else "leaves the backdoor in place"
-                if dc["ASR ours"] >= LEARNED else "leaves the backdoor partly in place")
-        text = (f"{attack}: training on D̂_C alone {left} (ASR {_pct(dc['ASR ours'])}; the paper "
-                f"{_pct(dc['ASR paper'])}), ")
+        text = (f"{attack}: training on D̂_C alone {_what_is_left(dc['ASR ours'])} (ASR {_pct(dc['ASR ours'])}; "
+                f"the paper {_pct(dc['ASR paper'])}), ")
         text += (f"fine-tuning on D̂'_P ends at {_pct(final['ASR ours'])}" if pd.notna(final["ASR ours"]) else
                  "and nothing was relabeled, so there is no D̂'_P to fine-tune on")
         if original is not None and repaired is not None and pd.notna(repaired["ASR ours"]):
