@@ -319,5 +319,10 @@ def apply_settings(profile: Profile, settings: Sequence[str]) -> Profile:
         path = name.split(".")
         if path[0] == "defenses" and len(path) > 1 and path[1] not in profile.defenses:
             profile = replace(profile, defenses={**profile.defenses, path[1]: profile.defense_config(path[1])})
+        before = profile.simclr
         profile = _set(profile, path, text, setting)
+        if path[0] == "simclr":  # DBD reuses GSSD's SimCLR stage: a defense on the old recipe follows the new one
+            profile = replace(profile, defenses={
+                k: replace(v, simclr=profile.simclr) if getattr(v, "simclr", None) == before else v
+                for k, v in profile.defenses.items()})
     return profile

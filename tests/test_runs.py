@@ -35,6 +35,13 @@ def test_seeds_have_one_meaning_each(digits):
     assert pb.defense_config("dbd").simclr == pb.simclr
 
 
+def test_a_simclr_setting_moves_dbd_with_gssd_unless_dbd_has_its_own():
+    profile = apply_settings(get_profile("smoke"), ["simclr.epochs=2"])
+    assert profile.defense_config("dbd").simclr == profile.simclr  # one SimCLR run serves both
+    own = apply_settings(get_profile("smoke"), ["defenses.dbd.simclr.epochs=7", "simclr.epochs=2"])
+    assert (own.defense_config("dbd").simclr.epochs, own.simclr.epochs) == (7, 2)
+
+
 @pytest.mark.slow
 def test_a_run_with_a_training_seed_reuses_its_own_models(digits, monkeypatch):
     """The renovation's seed bug: a notebook's analysis built its own config with the seed, the run used another,
@@ -73,3 +80,4 @@ def test_a_defense_sees_no_ground_truth_and_the_reserve_only_when_it_uses_clean_
     assert len(run.y_train) + len(clean.y_clean) == len(digits.y_train)
     reserve_rows = {row.tobytes() for row in clean.x_clean}
     assert not any(row.tobytes() in reserve_rows for row in run.x_train[run.truth.poison_indices])
+
