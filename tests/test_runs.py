@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from gssd_utils.defenses.base import DefenseInput
-from gssd_utils.experiments.features import generative_accuracy, knn_health
+from gssd_utils.experiments.features import dbd_first_split, generative_accuracy, knn_health
 from gssd_utils.experiments.runs import AttackRun
 from gssd_utils.profiles import apply_settings, get_profile
 from gssd_utils.provenance import measure
@@ -80,4 +80,27 @@ def test_a_defense_sees_no_ground_truth_and_the_reserve_only_when_it_uses_clean_
     assert len(run.y_train) + len(clean.y_clean) == len(digits.y_train)
     reserve_rows = {row.tobytes() for row in clean.x_clean}
     assert not any(row.tobytes() in reserve_rows for row in run.x_train[run.truth.poison_indices])
+
+
+@pytest.mark.slow
+def test_dbd_first_split_is_the_split_its_mixmatch_starts_from(digits, monkeypatch):
+    import gssd_utils.defenses.dbd as dbd
+
+    run = AttackRun(_profile(), "badnets", data=digits, progress=False)
+    split = dbd_first_split(run)
+    config = run.profile.defense_config("dbd")
+    assert split["labelled"] == round(config.labelled_share * len(run.y_train))
+    assert split["poisons"] == len(run.truth.poison_indices) > 0
+    seen = {}
+
+    def first_epoch_only(model, x, y, num_classes, select, *_args):
+        seen["labelled"] = select(0, model)
+        return model, None
+
+    monkeypatch.setattr(dbd, "train_mixmatch", first_epoch_only)
+    run.defend("dbd")
+    poisoned = run.is_poisoned()
+    assert split["poisons labelled"] == int((seen["labelled"] & poisoned).sum())
+    assert split["labelled"] == int(seen["labelled"].sum())
+    assert dbd_first_split(run) == split  # read back from the cache
 

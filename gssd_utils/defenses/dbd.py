@@ -29,6 +29,7 @@ from gssd_utils.defenses.base import Defense, DefenseInput, DefenseOutcome, chec
 from gssd_utils.defenses.configs import DbdConfig
 from gssd_utils.gssd.pipeline import simclr_features, simclr_stage
 from gssd_utils.models import build_model
+from gssd_utils.provenance import StageTime
 from gssd_utils.training.checkpoint import epoch_generator
 from gssd_utils.training.metrics import per_sample_loss
 from gssd_utils.training.mixmatch import symmetric_cross_entropy, train_mixmatch
@@ -73,30 +74,43 @@ class Dbd(Defense):
     def _sce(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return symmetric_cross_entropy(logits, labels, self.config.sce_alpha, self.config.sce_beta, reduction="none")
 
-    def run(self, data: DefenseInput) -> DefenseOutcome:
-        c, x, y = self.config, data.x_train, data.y_train
-        outcome = DefenseOutcome(model=None)
-        with self.stage(outcome.stages, "simclr"):
-            simclr, _, simclr_key = simclr_stage(x, c.simclr, self.progress)
+    def _select(self, model: nn.Module, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The labelled mask: the ``labelled_share`` of samples ``model`` gives the lowest symmetric cross-entropy."""
+        return lowest_loss(per_sample_loss(model, x, y, self._sce), self.config.labelled_share)
+
+    def _warmed_up(self, data: DefenseInput, stages: dict[str, StageTime]) -> tuple[nn.Module, str]:
+        """The SimCLR backbone with its SCE-warmed head, and the head's cache key: where MixMatch starts."""
+        c = self.config
+        with self.stage(stages, "simclr"):
+            simclr, _, simclr_key = simclr_stage(data.x_train, c.simclr, self.progress)
         model = build_model(c.simclr.arch, data.num_classes, c.simclr.width)
-        with self.stage(outcome.stages, "warm-up"):
-            features = simclr_features(simclr, x, simclr_key)
+        with self.stage(stages, "warm-up"):
+            features = simclr_features(simclr, data.x_train, simclr_key)
             head_key = config_key(simclr_key, data.train_key(), "dbd model head", asdict(c))
             head = cached_arrays(cache_path("dbd", head_key, ".npz"),
-                                 lambda: warm_up_head(model, features, y, c, self.recipe.seed),
+                                 lambda: warm_up_head(model, features, data.y_train, c, self.recipe.seed),
                                  config={"simclr": simclr_key, "dbd": asdict(c)})
         state = {k: v for k, v in simclr.backbone.state_dict().items() if not k.startswith("linear.")}
         model.load_state_dict(state | {f"linear.{name}": torch.from_numpy(value) for name, value in head.items()})
         model.tta = self.recipe.tta
+        return model, head_key
 
-        def select(_epoch: int, current: nn.Module) -> np.ndarray:
-            return lowest_loss(per_sample_loss(current, x, y, self._sce), c.labelled_share)
+    def first_split(self, data: DefenseInput) -> np.ndarray:
+        """The labelled mask of MixMatch's first epoch, from the warmed-up model: what decides whether the
+        backdoor is learned at all, so the book measures it against the ground truth."""
+        model, _ = self._warmed_up(data, {})
+        return self._select(model, data.x_train, data.y_train)
 
+    def run(self, data: DefenseInput) -> DefenseOutcome:
+        c, x, y = self.config, data.x_train, data.y_train
+        outcome = DefenseOutcome(model=None)
+        model, head_key = self._warmed_up(data, outcome.stages)
         with self.stage(outcome.stages, "mixmatch"):
-            model, _ = train_mixmatch(model, x, y, data.num_classes, select, c.mixmatch, self.recipe,
+            model, _ = train_mixmatch(model, x, y, data.num_classes, lambda _epoch, m: self._select(m, x, y),
+                                      c.mixmatch, self.recipe,
                                       cache_path("classifier", config_key(head_key, asdict(self.recipe)), ".pt"),
                                       self.recipe.seed, "dbd mixmatch", self.progress)
         outcome.model = model
-        outcome.removed = np.flatnonzero(~select(c.mixmatch.epochs, model))
+        outcome.removed = np.flatnonzero(~self._select(model, x, y))
         outcome.details = {"labelled_share": c.labelled_share, "classifier": f"{c.simclr.arch} w{c.simclr.width}"}
         return outcome

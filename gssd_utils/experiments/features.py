@@ -1,14 +1,18 @@
 """Looking at the self-supervised features: their health, how poisons move in them, and a 2-D map (Fig. 1).
 
-All of it reads the run's cached SimCLR model and flows; nothing is retrained.
+All of it reads the run's cached SimCLR model and flows; nothing is retrained but DBD's linear head, when its
+cache entry is gone.
 """
 
 from __future__ import annotations
+
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
 
 from gssd_utils.cache import cache_path, cached_arrays, config_key
+from gssd_utils.defenses.registry import build_defense
 from gssd_utils.experiments.runs import AttackRun
 from gssd_utils.gssd.flows import loglik_matrix
 from gssd_utils.gssd.simclr import knn_accuracy
@@ -26,6 +30,27 @@ def generative_accuracy(run: AttackRun) -> float:
     data = run.poisoned.data
     test = run.features(data.x_test, "test")
     return float((loglik_matrix(run.flows(), test).argmax(1) == data.y_test).mean())
+
+
+def dbd_first_split(run: AttackRun) -> dict[str, float | int | str]:
+    """Where DBD's first labelled half puts the poisons: a linear head warmed up on the frozen SimCLR features
+    chooses it, and a backdoor learned from the poisons it labels stays (they then have the lowest loss).
+
+    The defense picks the split without the ground truth; it is scored against it here. Cached per run and
+    DBD setting: the warm-up is DBD's own cache entry, the forward pass over the training set is this one's.
+    """
+    profile = run.profile
+    config = profile.defense_config("dbd")
+    defense = build_defense("dbd", config, profile.classifier, run.progress)
+    labelled = cached_arrays(
+        run.cache_path("dbd first split", asdict(config)),
+        lambda: {"labelled": defense.first_split(run.defense_input("dbd"))},
+        config={"dbd": asdict(config)}, expect={"labelled": (len(run.y_train),)})["labelled"].astype(bool)
+    poisoned = run.is_poisoned()
+    return {"attack": run.attack, "labelled": int(labelled.sum()), "poisons": int(poisoned.sum()),
+            "poisons labelled": int((labelled & poisoned).sum()),
+            "poisons labelled %": round(100 * float(labelled[poisoned].mean()), 1) if poisoned.any() else float("nan"),
+            "poison share of the labelled %": round(100 * float(poisoned[labelled].mean()), 2)}
 
 
 def embedding_shift(run: AttackRun) -> pd.DataFrame:
