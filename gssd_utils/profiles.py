@@ -321,8 +321,18 @@ def apply_settings(profile: Profile, settings: Sequence[str]) -> Profile:
             profile = replace(profile, defenses={**profile.defenses, path[1]: profile.defense_config(path[1])})
         before = profile.simclr
         profile = _set(profile, path, text, setting)
-        if path[0] == "simclr":  # DBD reuses GSSD's SimCLR stage: a defense on the old recipe follows the new one
-            profile = replace(profile, defenses={
-                k: replace(v, simclr=profile.simclr) if getattr(v, "simclr", None) == before else v
-                for k, v in profile.defenses.items()})
+        if path[0] == "simclr":
+            profile = replace(profile, defenses={k: _follow_simclr(v, before, profile.simclr)
+                                                 for k, v in profile.defenses.items()})
     return profile
+
+
+def _follow_simclr(config: Any, before: SimCLRConfig, after: SimCLRConfig) -> Any:
+    """A defense's config moved with the profile's SimCLR recipe from ``before`` to ``after``, so that DBD, kNN and
+    energy keep reusing GSSD's SimCLR run (and kNN/energy its temperature); one given its own recipe keeps it."""
+    if getattr(config, "simclr", None) != before:
+        return config
+    changes: dict[str, Any] = {"simclr": after}
+    if getattr(config, "temperature", None) == before.temperature:
+        changes["temperature"] = after.temperature
+    return replace(config, **changes)

@@ -38,6 +38,8 @@ def test_seeds_have_one_meaning_each(digits):
 def test_a_simclr_setting_moves_dbd_with_gssd_unless_dbd_has_its_own():
     profile = apply_settings(get_profile("smoke"), ["simclr.epochs=2"])
     assert profile.defense_config("dbd").simclr == profile.simclr  # one SimCLR run serves both
+    tau = apply_settings(get_profile("smoke"), ["simclr.temperature=0.35"])
+    assert tau.defense_config("knn").simclr == tau.simclr and tau.defense_config("knn").temperature == 0.35
     own = apply_settings(get_profile("smoke"), ["defenses.dbd.simclr.epochs=7", "simclr.epochs=2"])
     assert (own.defense_config("dbd").simclr.epochs, own.simclr.epochs) == (7, 2)
 
