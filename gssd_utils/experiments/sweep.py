@@ -107,7 +107,13 @@ def run_job(sweep: Sweep, job: Job) -> dict[str, Any]:
     """Compute ``job`` and everything the chapters ask of it; every stage lands in the cache. Returns its cost."""
     from gssd_utils.atomic_io import save_json
     from gssd_utils.experiments.ablations import finetune_ablation, supervised_features_result
-    from gssd_utils.experiments.features import embedding_shift, generative_accuracy, knn_health, run_umap
+    from gssd_utils.experiments.features import (
+        dbd_first_split,
+        embedding_shift,
+        generative_accuracy,
+        knn_health,
+        run_umap,
+    )
     from gssd_utils.experiments.runs import AttackRun
     from gssd_utils.provenance import Provenance
 
@@ -122,12 +128,15 @@ def run_job(sweep: Sweep, job: Job) -> dict[str, Any]:
             supervised_features_result(run)
         else:
             run.result(job.task)
-            if job.task == "gssd":  # what chapters 2-5 read beside the result
+            if job.task == "gssd":  # what chapters 2-6 read beside the result
                 knn_health(run)
                 generative_accuracy(run)
                 run_umap(run, sweep.train_seed)
                 if (run.truth.original_labels >= 0).any():
                     embedding_shift(run)
+                paper_rate = profile.poison_config(job.attack, None).resolved_rate()
+                if job.attack in profile.comparison_attacks and run.rate == paper_rate:
+                    dbd_first_split(run)  # chapter 6 shows it for every attack of Table 1, whichever defenses run
     summary = {"job": job.label(), "compute_s": round(stage.compute_s, 1), "seconds": round(stage.seconds, 1),
                "cache": stage.cache, "device": record.device, "host": record.host}
     save_json(_marker(sweep, job), summary)
