@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from gssd_utils.data import ImageDataset
 
 PROFILE_NAMES = ("smoke", "quick", "paper", "paper-dryrun")
+# Table 1's rows in the paper's order, the fine-tune-only row beside NAD; the book's tables and gssd compare use them
+TABLE1_DEFENSES = ("none", "nad", "finetune", "abl", "dbd", "asd", "knn", "energy", "gssd")
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class Profile:
     clean_reserve: float = 0.05
     # the defenses the book's Table 1 runs at this profile (the others can be added with the notebook's parameter),
     # and the attacks it compares them on, with the kNN/energy chapter (None: all of ``attacks``)
-    table1_defenses: tuple[str, ...] = ("none", "nad", "finetune", "abl", "dbd", "asd", "knn", "energy", "gssd")
+    table1_defenses: tuple[str, ...] = TABLE1_DEFENSES
     table1_attacks: tuple[str, ...] | None = None
     attacks: tuple[str, ...] = ("badnets", "blend", "wanet", "chessboard")
     subset_seed: int = 0
@@ -98,7 +100,7 @@ class Profile:
         simclr = replace(self.simclr, seed=self.simclr.seed + shift)
         return replace(self, classifier=replace(self.classifier, seed=self.classifier.seed + shift),
                        simclr=simclr, flows=replace(self.flows, seed=self.flows.seed + shift),
-                       defenses={k: _reseed(v, shift, simclr) for k, v in self.defenses.items()},
+                       defenses={k: _reseed(v, shift, self.simclr, simclr) for k, v in self.defenses.items()},
                        train_seed=train_seed)
 
     def load_data(self, data_root: str | Path | None = None) -> ImageDataset:
@@ -118,15 +120,16 @@ class Profile:
                 f"epochs, batch {self.flows.batch_size}; seeds: train {self.train_seed}")
 
 
-def _reseed(config: Any, shift: int, simclr: SimCLRConfig) -> Any:
-    """A defense's config with its own seed shifted and its SimCLR recipe the profile's new one."""
+def _reseed(config: Any, shift: int, before: SimCLRConfig, after: SimCLRConfig) -> Any:
+    """A defense's config with every seed in it shifted: its own, and that of a SimCLR recipe of its own; one on the
+    profile's recipe moves to the profile's reseeded one (``before`` to ``after``), so it keeps sharing GSSD's run."""
     changes: dict[str, Any] = {}
-    names = {f.name for f in dataclasses.fields(config)}
-    if "seed" in names:
+    if "seed" in {f.name for f in dataclasses.fields(config)}:
         changes["seed"] = config.seed + shift
-    if "simclr" in names:
-        changes["simclr"] = simclr
-    return replace(config, **changes)
+    own = getattr(config, "simclr", None)
+    if own is not None and own != before:
+        changes["simclr"] = replace(own, seed=own.seed + shift)
+    return _follow_simclr(replace(config, **changes), before, after)
 
 
 def _cpu_defenses(simclr: SimCLRConfig, **scaled: Mapping[str, Any]) -> dict[str, Any]:

@@ -44,6 +44,15 @@ def test_a_simclr_setting_moves_dbd_with_gssd_unless_dbd_has_its_own():
     assert (own.defense_config("dbd").simclr.epochs, own.simclr.epochs) == (7, 2)
 
 
+def test_a_training_seed_shifts_a_defenses_own_simclr_recipe_and_keeps_the_shared_one_shared():
+    shared = get_profile("smoke").with_train_seed(3)
+    assert shared.simclr.seed == get_profile("smoke").simclr.seed + 3
+    assert shared.defense_config("dbd").simclr == shared.simclr  # still one SimCLR run for GSSD and DBD
+    own = apply_settings(get_profile("smoke"), ["defenses.dbd.simclr.epochs=7"])
+    reseeded = own.with_train_seed(3).defense_config("dbd").simclr
+    assert (reseeded.epochs, reseeded.seed) == (7, own.defense_config("dbd").simclr.seed + 3)
+
+
 @pytest.mark.slow
 def test_a_run_with_a_training_seed_reuses_its_own_models(digits, monkeypatch):
     """The renovation's seed bug: a notebook's analysis built its own config with the seed, the run used another,

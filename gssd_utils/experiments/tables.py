@@ -14,6 +14,7 @@ import pandas as pd
 from gssd_utils import paper_reference
 from gssd_utils.evaluation import evaluate_split, target_separation
 from gssd_utils.experiments.runs import AttackRun, RunResult
+from gssd_utils.profiles import TABLE1_DEFENSES
 from gssd_utils.provenance import COMPUTED, StageTime
 
 
@@ -150,8 +151,7 @@ def cleansing_table(runs: Iterable[AttackRun], methods: Sequence[str] = ("gssd",
     return pd.DataFrame(rows)
 
 
-# Table 1's rows in the paper's order, the fine-tune-only row beside NAD; * marks the defenses that use clean data
-TABLE1_DEFENSES = ("none", "nad", "finetune", "abl", "dbd", "asd", "knn", "energy", "gssd")
+# * marks the defenses that use clean data
 DEFENSE_NAMES = {"none": "No defense", "nad": "NAD*", "finetune": "Fine-tuning*", "abl": "ABL", "dbd": "DBD",
                  "asd": "ASD*", "knn": "kNN", "energy": "Energy", "gssd": "GSSD"}
 
