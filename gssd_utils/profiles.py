@@ -210,7 +210,7 @@ _PROFILES = {
         rate_attacks=("badnets",), rates=(0.01, 0.1),
         attack_params={
             "lc": {"surrogate_arch": "small_cnn", "surrogate_width": 32, "surrogate_epochs": 15},
-            "issba": {"width": 16, "epochs": 3, "batch_size": 32, "lr": 1e-3, "warmup_epochs": 1},  # 313 steps/epoch
+            "issba": {"width": 16, "epochs": 3, "batch_size": 32, "lr": 1e-3, "warmup_epochs": 1},  # 1,484 steps/epoch
         },
     ),
     "paper": Profile(
