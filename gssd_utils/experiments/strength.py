@@ -15,6 +15,7 @@ from gssd_utils.results_io import caption, load_results
 
 # sub-folder of a profile's reference results -> the rate it holds, as a column label
 STRENGTH_RUNS = {"attack_strength/paper_rate": "paper rate", "attack_strength/one_percent": "1%"}
+_PAPER_RATE_RUN = "attack_strength/paper_rate"  # the papers' numbers exist at the papers' rate only
 _OURS = ("ACC ours", "ASR ours")
 _PAPER = ["ACC paper", "ASR paper", "paper source"]
 
@@ -22,7 +23,7 @@ _PAPER = ["ACC paper", "ASR paper", "paper source"]
 def attack_strength(directory: str | Path) -> tuple[pd.DataFrame, list[str]] | None:
     """One row per attack: ACC/ASR without defense at each committed rate beside the papers' no-defense numbers,
     and one provenance line per run (its command and caption); None when neither run is committed."""
-    tables, notes = [], []
+    tables, notes, paper = [], [], None
     for folder, label in STRENGTH_RUNS.items():
         loaded = load_results(Path(directory) / folder, "no_defense")
         if loaded is None:
@@ -30,13 +31,11 @@ def attack_strength(directory: str | Path) -> tuple[pd.DataFrame, list[str]] | N
         table, record = loaded
         command = record.get("provenance", {}).get("command", "?")
         notes.append(f"At {label}: `{command}`. {caption(record)}")
-        ours = table[["attack", "rate", *_OURS]].rename(
-            columns={"rate": f"rate ({label})", **{c: f"{c} ({label})" for c in _OURS}})
-        if label == "paper rate":  # the papers' numbers are at the papers' rate only
-            ours = ours.join(table[_PAPER])
-        tables.append(ours.set_index("attack"))
+        tables.append(table.set_index("attack")[["rate", *_OURS]].rename(
+            columns={c: f"{c} ({label})" for c in ("rate", *_OURS)}))
+        if folder == _PAPER_RATE_RUN:
+            paper = table.set_index("attack")[_PAPER]
     if not tables:
         return None
-    merged = pd.concat(tables, axis=1, join="outer").reset_index()
-    paper_columns = [c for c in _PAPER if c in merged.columns]
-    return merged[[c for c in merged.columns if c not in paper_columns] + paper_columns], notes
+    merged = pd.concat(tables, axis=1, join="outer")
+    return (merged if paper is None else merged.join(paper)).reset_index(), notes
