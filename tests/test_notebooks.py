@@ -40,6 +40,9 @@ def test_every_notebook_is_in_the_book_and_the_makefile():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_source_notebook_is_stripped_and_parameterised(path):
     nb = json.loads(path.read_text())
+    ids = [c.get("id") for c in nb["cells"]]
+    # nbformat 4.5 requires cell ids; papermill warns on every run without them, and a future nbformat refuses
+    assert None not in ids and len(set(ids)) == len(ids), "give every cell a unique id"
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert all(not c["outputs"] and c["execution_count"] is None for c in code), "strip the outputs"
     params = [c for c in code if "parameters" in c["metadata"].get("tags", [])]

@@ -51,10 +51,13 @@ class LabelConsistentConfig:
 
 
 def pgd_untargeted(model: nn.Module, images: np.ndarray, label: int, epsilon: float, step: float, steps: int,
-                   batch_size: int = 256, device: torch.device | None = None) -> np.ndarray:
-    """PGD-l_inf away from ``label`` on uint8 NHWC images (budget and step on the 0-255 scale); uint8 out."""
+                   batch_size: int = 256, device: torch.device | None = None, progress: bool = True) -> np.ndarray:
+    """PGD-l_inf away from ``label`` on uint8 NHWC images (budget and step on the 0-255 scale); uint8 out.
+
+    A bar counts batches: at quick on a CPU, 100 steps over every target-class image take minutes."""
     import torch
     from torch import nn
+    from tqdm import tqdm
 
     from gssd_utils.provenance import default_device
     from gssd_utils.training.augment import normalize
@@ -62,7 +65,8 @@ def pgd_untargeted(model: nn.Module, images: np.ndarray, label: int, epsilon: fl
     device = device or default_device()
     model.eval().to(device)
     out = []
-    for start in range(0, len(images), batch_size):
+    for start in tqdm(range(0, len(images), batch_size), desc="lc pgd (batches)", disable=not progress,
+                      mininterval=5):
         clean = torch.from_numpy(images[start : start + batch_size]).to(device).permute(0, 3, 1, 2).float() / 255
         labels = torch.full((len(clean),), label, device=device)
         adv = clean.clone()
@@ -90,6 +94,7 @@ class LabelConsistent(Attack):
         self.pattern, self.mask = four_corner_grid(self.image_shape)
         self.surrogate: nn.Module | None = None
         self.target: int | None = None
+        self.progress = True
         self.delta = np.zeros((0, *self.image_shape), np.int16)
 
     def fit(self, x_train: np.ndarray, y_train: np.ndarray, target: int, progress: bool = True) -> None:
@@ -101,6 +106,7 @@ class LabelConsistent(Attack):
         self.surrogate, _ = train_classifier(x_train, y_train, int(y_train.max()) + 1, train,
                                              checkpoint=cache_path("classifier", key, ".pt"), progress=progress)
         self.target = target
+        self.progress = progress
 
     def _stamp(self, images: np.ndarray) -> np.ndarray:
         return to_uint8(images * (1.0 - self.mask) + self.pattern * self.mask)
@@ -111,7 +117,8 @@ class LabelConsistent(Attack):
         if self.surrogate is None:
             raise RuntimeError("lc: the surrogate is not trained; call fit() first (poison_dataset does)")
         c = self.config
-        perturbed = pgd_untargeted(self.surrogate, images, self.target, c.epsilon, c.step, c.steps)
+        perturbed = pgd_untargeted(self.surrogate, images, self.target, c.epsilon, c.step, c.steps,
+                                   progress=self.progress)
         self.delta = perturbed.astype(np.int16) - images.astype(np.int16)
         # how many of the perturbed images the surrogate no longer calls the target: the "hard to learn" share
         self.fooled = float(np.mean(predict(self.surrogate, perturbed) != self.target)) if len(images) else 0.0
