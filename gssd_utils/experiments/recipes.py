@@ -64,6 +64,10 @@ class SimclrRecipe:
     note: str = ""
 
 
+# the classifier's network, batch norm in the head, temperature 0.2 and crops from 20%: the later candidates change
+# one thing of it each
+_ALL = replace(SIMCLR, arch="airnet", width=16, head_batch_norm=True, temperature=0.2,
+               augment=SimCLRAugmentConfig(crop_scale=(0.2, 1.0)))
 SIMCLR_RECIPES = {r.name: r for r in (
     SimclrRecipe("simclr-smallcnn32", SIMCLR, 3, "the quick tier before this search, on 50,000 images"),
     SimclrRecipe("simclr-smallcnn32-crop20", replace(SIMCLR, augment=SimCLRAugmentConfig(crop_scale=(0.2, 1.0))), 3,
@@ -71,9 +75,15 @@ SIMCLR_RECIPES = {r.name: r for r in (
     SimclrRecipe("simclr-smallcnn32-bnhead", replace(SIMCLR, head_batch_norm=True), 3, "batch norm in the head"),
     SimclrRecipe("simclr-smallcnn32-t02", replace(SIMCLR, temperature=0.2), 3, "temperature 0.2"),
     SimclrRecipe("simclr-airnet16", replace(SIMCLR, arch="airnet", width=16), 3, "the classifier's network"),
-    SimclrRecipe("simclr-airnet16-all", replace(SIMCLR, arch="airnet", width=16, head_batch_norm=True, temperature=0.2,
-                                                augment=SimCLRAugmentConfig(crop_scale=(0.2, 1.0))), 4,
+    SimclrRecipe("simclr-airnet16-all", _ALL, 6,
                  "the four changes together"),
+    SimclrRecipe("simclr-airnet16-jitter05", replace(_ALL, augment=replace(_ALL.augment, jitter=(0.4, 0.4, 0.4, 0.1))),
+                 6, "colour jitter at strength 0.5, SimCLR's CIFAR-10 setting"),
+    SimclrRecipe("simclr-airnet16-lr3e3", replace(_ALL, lr=3e-3), 6, "Adam at 3e-3"),
+    SimclrRecipe("simclr-airnet16-b128", replace(_ALL, batch_size=128), 6, "batch 128: twice the steps per epoch"),
+    SimclrRecipe("simclr-airnet24", replace(_ALL, width=24), 5, "a wider network"),
+    SimclrRecipe("simclr-airnet16-jitter05-lr3e3", replace(_ALL, lr=3e-3, augment=replace(_ALL.augment, jitter=(
+        0.4, 0.4, 0.4, 0.1))), 6, "jitter at strength 0.5 and Adam at 3e-3"),
 )}
 
 
