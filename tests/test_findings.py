@@ -51,3 +51,26 @@ def test_table4_without_relabeled_samples_says_there_is_nothing_to_fine_tune_on(
     text = findings(tmp_path)
     assert "leaves the backdoor in place (ASR 93.3%" in text and "no D̂'_P to fine-tune on" in text
     assert "ends at —" not in text
+
+
+def test_a_committed_comparison_that_disagrees_with_the_build_is_named_row_by_row():
+    from gssd_utils.experiments.tables import disagreements
+
+    built = pd.DataFrame({"attack": ["blend", "blend"], "defense": ["No defense", "GSSD"], "ACC": [80.87, 78.96],
+                          "ASR": [100.0, 100.0]})
+    committed = pd.DataFrame({"attack": ["blend", "blend", "blend"], "defense": ["No defense", "GSSD", "NAD*"],
+                              "ACC": [80.87, 71.45, 10.0], "ASR": [100.0, 100.0, 0.0]})
+    assert disagreements(committed, built) == ["blend/GSSD"]  # NAD* was not built: nothing to compare it with
+    assert disagreements(committed.iloc[:1], built) == []
+
+
+def test_table1_findings_leave_out_a_full_comparison_that_disagrees_with_the_book(tmp_path):
+    provenance = Provenance(profile="quick", data={})
+    book = _table([("No defense", 80.9, 100.0, 94.9, 100.0), ("GSSD", 79.0, 100.0, 92.2, 0.77)])
+    full = _table([("No defense", 80.9, 100.0, 94.9, 100.0), ("GSSD", 71.5, 100.0, 92.2, 0.77),
+                   ("NAD*", 75.6, 2.6, 85.8, 1.3)])
+    write_results(book, provenance, tmp_path, "comparison")
+    write_results(full, provenance, tmp_path, FULL_COMPARISON)
+    text = findings(tmp_path)
+    assert "GSSD's (79.0% / 100.0%)" in text and "NAD*" not in text
+    assert "disagrees with this one on badnets/GSSD" in text

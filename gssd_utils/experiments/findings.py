@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from gssd_utils.experiments.tables import disagreements
 from gssd_utils.results_io import FULL_COMPARISON, load_results
 
 LEARNED = 50.0  # % ASR without defense from which a backdoor counts as learned
@@ -137,16 +138,28 @@ def _table2(table: pd.DataFrame) -> str:
     return "**Poisoning rates (Table 2).** " + "; ".join(parts) + "."
 
 
-# each paragraph reads the first of its files that exists: Table 1 prefers gssd compare's every-defense table
-PARAGRAPHS = ((("no_defense",), _no_defense), (("gssd",), _gssd), (("table4",), _table4),
-              ((FULL_COMPARISON, "comparison"), _comparison), (("knn_energy",), _knn_energy), (("table2",), _table2))
+def _table1(folder: Path) -> str:
+    """Table 1 from gssd compare's every-defense table, unless it disagrees with the book's own (then computed
+    under other settings, code or hardware): the book's, and a sentence naming the rows that differ."""
+    full, built = _load(folder, FULL_COMPARISON), _load(folder, "comparison")
+    if full is None or built is None:
+        return _paragraph(folder, FULL_COMPARISON if full is not None else "comparison", _comparison)
+    stale = disagreements(full, built)
+    if not stale:
+        return _comparison(full)
+    return (_comparison(built) + f" The every-defense table (`{FULL_COMPARISON}`) disagrees with this one on "
+            f"{', '.join(stale)}: computed under other settings, code or hardware, it is not summarised here.")
+
+
+def _paragraph(folder: Path, name: str, write) -> str:
+    table = _load(folder, name)
+    return write(table) if table is not None and len(table) else ""
 
 
 def findings(folder: str | Path) -> str:
     """The findings of the results in ``folder``, as Markdown paragraphs."""
-    paragraphs = []
-    for names, write in PARAGRAPHS:
-        table = next((t for t in (_load(Path(folder), name) for name in names) if t is not None), None)
-        if table is not None and len(table):
-            paragraphs.append(write(table))
+    folder = Path(folder)
+    paragraphs = [_paragraph(folder, "no_defense", _no_defense), _paragraph(folder, "gssd", _gssd),
+                  _paragraph(folder, "table4", _table4), _table1(folder),
+                  _paragraph(folder, "knn_energy", _knn_energy), _paragraph(folder, "table2", _table2)]
     return "\n\n".join(p for p in paragraphs if p) or "*No results to summarise yet.*"

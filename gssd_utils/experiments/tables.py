@@ -184,6 +184,16 @@ def comparison_table(runs: Iterable[AttackRun], defenses: Sequence[str] = TABLE1
     return pd.DataFrame([row for run in runs for row in comparison_rows(run, defenses)])
 
 
+def disagreements(committed: pd.DataFrame, built: pd.DataFrame) -> list[str]:
+    """The rows of a committed comparison whose ACC or ASR differ from this build's for the same attack and
+    defense, as "attack/defense": a committed table computed under other settings, code or hardware cannot be read
+    beside this build's (it is re-run with ``gssd compare``). Differences below 0.01 points are rounding."""
+    keys = ["attack", "defense"]
+    both = committed.merge(built, on=keys, suffixes=("", " built"))
+    differ = ((both["ACC"] - both["ACC built"]).abs() > 0.01) | ((both["ASR"] - both["ASR built"]).abs() > 0.01)
+    return [f"{row.attack}/{row.defense}" for row in both[differ].itertuples()]
+
+
 # How each wide table is read: a few narrow views of it, each with a title. A pattern with * takes every column it
 # matches (stage times); "attack" and "defense" repeat in each view so each reads on its own.
 VIEWS = {
