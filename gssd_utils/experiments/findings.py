@@ -143,7 +143,8 @@ def _table1(folder: Path) -> str:
     under other settings, code or hardware): the book's, and a sentence naming the rows that differ."""
     full, built = _load(folder, FULL_COMPARISON), _load(folder, "comparison")
     if full is None or built is None:
-        return _paragraph(folder, FULL_COMPARISON if full is not None else "comparison", _comparison)
+        table = full if full is not None else built
+        return _comparison(table) if table is not None and len(table) else ""
     stale = disagreements(full, built)
     if not stale:
         return _comparison(full)
