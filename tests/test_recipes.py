@@ -42,3 +42,11 @@ def test_a_run_recorded_without_stages_stays_in_the_history(tmp_path):
     (tmp_path / "simclr_recipes.json").write_text(json.dumps({"provenance": legacy, "rows": rows}))
     _run(tmp_path, ["c x2"], [{"recipe": "c", "epochs": 2, "ACC": 71.0}])
     assert _history(tmp_path) == ["legacy run"]
+
+
+def test_a_run_recorded_without_stages_leaves_once_none_of_its_rows_is_left(tmp_path):
+    legacy = {"command": "legacy run", "commit": "0" * 40}
+    (tmp_path / "simclr_recipes.json").write_text(json.dumps({"provenance": legacy,
+                                                              "rows": [{"recipe": "c", "epochs": 2, "ACC": 70.0}]}))
+    _run(tmp_path, ["c x2"], [{"recipe": "c", "epochs": 2, "ACC": 71.0}])
+    assert _history(tmp_path) == []

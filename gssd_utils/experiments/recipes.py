@@ -200,14 +200,14 @@ def _merge(out: str | Path, name: str, rows: list[dict], provenance: Provenance,
 def runs_owning(rows: list[dict], runs: list[dict]) -> list[dict]:
     """The provenances among ``runs`` (oldest first) that measured one of ``rows``, so that the history never vouches
     for numbers no longer in the table. A point belongs to the newest run with a stage for it: ``recipe`` (a SimCLR
-    curve, every epoch) or ``recipe xEPOCHS`` (one classifier budget). A run recorded without stages (files written
-    before they were kept) cannot be checked, so it stays."""
+    curve, every epoch) or ``recipe xEPOCHS`` (one classifier budget). A row no staged run owns was measured by a
+    run recorded without stages (files written before they were kept); such runs stay while any such row does."""
     def owner(row: dict) -> int | None:
         point = {row["recipe"], f"{row['recipe']} x{row['epochs']}"}
         return max((i for i, run in enumerate(runs) if point & set(run.get("stages", {}))), default=None)
 
     owners = {owner(row) for row in rows}
-    return [run for i, run in enumerate(runs) if i in owners or "stages" not in run]
+    return [run for i, run in enumerate(runs) if i in owners or ("stages" not in run and None in owners)]
 
 
 def chosen_recipes(profile_name: str = "quick") -> tuple[str, str]:
