@@ -81,9 +81,11 @@ def default_device():
 def device_description(device=None) -> str:
     import torch
 
+    from gssd_utils.training.precision import precision_name
+
     device = torch.device(device) if device is not None else default_device()
     if device.type == "cuda":
-        return f"cuda: {torch.cuda.get_device_name(device)}"
+        return f"cuda: {torch.cuda.get_device_name(device)} ({precision_name(device)})"
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -92,7 +94,7 @@ def device_description(device=None) -> str:
                 break
     except OSError:
         pass
-    return f"cpu: {cpu} ({torch.get_num_threads()} threads)"
+    return f"cpu: {cpu} ({torch.get_num_threads()} threads, {precision_name(device)})"
 
 
 def _torch_version() -> str:

@@ -19,6 +19,7 @@ from gssd_utils.provenance import default_device
 from gssd_utils.training.augment import to_float
 from gssd_utils.training.checkpoint import EpochCheckpoint, run_epochs
 from gssd_utils.training.config import SimCLRConfig
+from gssd_utils.training.precision import autocast
 from gssd_utils.training.simclr_augment import simclr_view
 
 
@@ -58,7 +59,7 @@ def train_simclr(images: np.ndarray, config: SimCLRConfig, checkpoint=None, devi
             batch = data[order[s : s + config.batch_size]]
             views = [simclr_view(batch, config.augment, generator).contiguous(memory_format=torch.channels_last)
                      for _ in range(2)]
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            with autocast(device):
                 z0, z1 = model(views[0]), model(views[1])
             loss = criterion(z0.float(), z1.float())
             optimizer.zero_grad(set_to_none=True)

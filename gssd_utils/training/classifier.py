@@ -24,6 +24,7 @@ from gssd_utils.provenance import default_device
 from gssd_utils.training.augment import random_crop_flip, to_float
 from gssd_utils.training.checkpoint import EpochCheckpoint, run_epochs
 from gssd_utils.training.config import TRIANGLE_END, TRIANGLE_START, TrainConfig
+from gssd_utils.training.precision import autocast
 
 _LOOKAHEAD_EVERY = 5
 Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -169,7 +170,7 @@ def _train_epoch(model, optimizer, scheduler, lookahead, x_all, y_all, config, g
             batch = random_crop_flip(batch, config.crop_padding, generator, config.hflip, config.pad_mode,
                                      None if mirrored is None else mirrored[idx.cpu()])
         inputs = to_float(batch).contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        with autocast(device):
             loss, logits = objective(model, inputs, y_all[idx])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -10,6 +10,7 @@ from torch import nn
 
 from gssd_utils.provenance import default_device
 from gssd_utils.training.augment import to_float
+from gssd_utils.training.precision import autocast
 
 
 @torch.no_grad()
@@ -23,7 +24,7 @@ def predict(model: nn.Module, images: np.ndarray, batch_size: int = 512,
     preds = []
     for start in range(0, len(images), batch_size):
         batch = to_float(torch.from_numpy(images[start : start + batch_size]).to(device))
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        with autocast(device):
             logits = model(batch)
             if mirror:
                 logits = (logits + model(batch.flip(3))) / 2
