@@ -10,6 +10,7 @@ from gssd_utils.attacks import (
     PoisonConfig,
     attack_names,
     build_attack,
+    get_attack_class,
     load_truth,
     poison_count,
     poison_dataset,
@@ -112,7 +113,17 @@ def test_default_rates_follow_the_papers(tiny):
 def test_every_attack_defaults_to_the_rate_its_paper_numbers_come_from():
     from gssd_utils import paper_reference
 
-    assert {a: PoisonConfig(a).resolved_rate() for a in attack_names()} == paper_reference.PAPER_RATE
+    attacks = [a for a in attack_names() if get_attack_class(a).poisons]  # all but the clean-data control
+    assert {a: PoisonConfig(a).resolved_rate() for a in attacks} == paper_reference.PAPER_RATE
     assert paper_reference.at_paper_rate(paper_reference.NO_DEFENSE, "lc", 0.025)[:2] == (94.9, 99.33)
     assert paper_reference.at_paper_rate(paper_reference.NO_DEFENSE, "lc", 0.05) == (None, None, None)
     assert paper_reference.at_paper_rate(paper_reference.GSSD_DEFENDED, "chessboard", 0.02) == (None, None)
+
+
+def test_the_clean_control_leaves_the_training_set_as_it_is(tiny):
+    poisoned = poison_dataset(tiny, PoisonConfig("clean"), progress=False)
+    assert poisoned.config.resolved_rate() == 0 and len(poisoned.truth.poison_indices) == 0
+    np.testing.assert_array_equal(poisoned.data.x_train, tiny.x_train)
+    np.testing.assert_array_equal(poisoned.data.y_train, tiny.y_train)
+    with pytest.raises(ValueError, match="poisons nothing; leave the rate out"):
+        poison_dataset(tiny, PoisonConfig("clean", rate=0.1), progress=False)

@@ -9,6 +9,7 @@ from gssd_utils.attacks import (  # noqa: F401  (registers the attacks)
     badnets,
     blend,
     chessboard,
+    clean,
     issba,
     label_consistent,
     wanet,

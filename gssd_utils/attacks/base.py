@@ -27,6 +27,8 @@ class Attack(ABC):
     # Label-consistent attacks poison target-class images and keep their labels (LC); the rest relabel
     # non-target images to the target.
     label_consistent: ClassVar[bool] = False
+    # False only for the clean-data control (``clean``), which leaves every image and label as it is
+    poisons: ClassVar[bool] = True
 
     def __init__(self, config: Any, image_shape: tuple[int, int, int], seed: int) -> None:
         self.config = config

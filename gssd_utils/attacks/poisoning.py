@@ -149,7 +149,10 @@ def poison_dataset(dataset: ImageDataset, config: PoisonConfig, progress: bool =
                          f"0..{dataset.num_classes - 1}")
     attack = build_attack(config.attack, dataset.image_shape, config.seed, config.params)
     consistent = attack.label_consistent
-    count = poison_count(dataset.y_train, config.resolved_rate(), config.target, config.rate_base, consistent)
+    if not attack.poisons and config.resolved_rate() != 0:
+        raise ValueError(f"attack {config.attack!r} poisons nothing; leave the rate out (it is 0)")
+    count = (poison_count(dataset.y_train, config.resolved_rate(), config.target, config.rate_base, consistent)
+             if attack.poisons else 0)
     indices = select_poison_indices(dataset.y_train, count, config.target, config.seed, consistent)
 
     covers = select_cover_indices(len(dataset.y_train), attack.cover_rate, indices, config.seed)
