@@ -10,15 +10,17 @@ import numpy as np
 
 
 def planted_features(kind: str, seed: int = 0, num_classes: int = 5, dim: int = 32, rank: int = 4,
-                     per_class: int = 400, n_poison: int = 80, noise: float = 0.6):
+                     per_class: int = 400, n_poison: int = 80, noise: float = 0.6, simplex: bool = False):
     """(z, observed labels, source labels, poison indices); ``kind`` is 'clean', 'non-disruptive' or 'disruptive'.
 
     Non-disruptive poisons are drawn from other classes' clusters but labelled 0; disruptive poisons form a
-    far-off cluster labelled 0.
+    far-off cluster labelled 0. Class means are random in a ``rank``-dimensional space, or with ``simplex`` the
+    corners of a regular simplex (rank = the number of classes), so that no class lies between the others.
     """
     rng = np.random.default_rng(seed)
+    rank = num_classes if simplex else rank
     lift = rng.normal(size=(rank, dim))
-    means = rng.normal(0, 1.0, (num_classes, rank))
+    means = 1.5 * np.eye(num_classes) if simplex else rng.normal(0, 1.0, (num_classes, rank))
     u = np.concatenate([means[c] + 0.6 * rng.normal(size=(per_class, rank)) for c in range(num_classes)])
     observed = np.repeat(np.arange(num_classes), per_class)
     source = observed.copy()

@@ -10,7 +10,7 @@ import pytest
 from synthetic_features import gaussian_loglik, planted_features
 
 from gssd_utils.attacks import PoisonTruth
-from gssd_utils.experiments.ablations import DEFAULT_SWEEPS, hyperparameter_sweep, sweep_table
+from gssd_utils.experiments.ablations import SWEEP_VALUES, hyperparameter_sweep, sweep_table
 from gssd_utils.gssd.config import FlowConfig, GSSDConfig
 from gssd_utils.gssd.detection import DetectionConfig, detect_target_classes
 from gssd_utils.provenance import Provenance
@@ -31,7 +31,7 @@ def _planted():
 def test_alpha_p_sweep_trades_precision_for_recall():
     loglik, y, truth, config = _planted()
     table = sweep_table({"alpha_p": hyperparameter_sweep(loglik, y, truth, config, "alpha_p",
-                                                         DEFAULT_SWEEPS["alpha_p"])})
+                                                         SWEEP_VALUES["alpha_p"])})
     assert table["target detected"].all()
     recall = table["suspect recall %"].to_numpy()
     assert np.all(np.diff(recall) >= 0) and recall[-1] > recall[0]

@@ -139,3 +139,67 @@ def test_target_separation_needs_clean_and_poisoned_members():
     truth = PoisonTruth(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), target=0)
     with pytest.raises(ValueError, match="needs both poisoned and clean"):
         target_separation(loglik, y, truth)
+
+
+# ---- the calibrated rule -------------------------------------------------------------------------------------
+
+CALIBRATED = DetectionConfig(rule="calibrated")
+
+
+def _setup10(kind, **kwargs):
+    z, y, src, poison = planted_features(kind, num_classes=10, per_class=300, n_poison=150, simplex=True, **kwargs)
+    return gaussian_loglik(z, y, 10), y, src, poison
+
+
+def test_calibrated_rule_keeps_about_its_false_alarm_level_on_clean_sets():
+    flagged = [detect_target_classes(*_setup10("clean", seed=seed)[:2], CALIBRATED) for seed in range(60)]
+    assert all(stats.rule == "calibrated" for stats in flagged)
+    assert not any(kind == DISRUPTIVE for stats in flagged for kind in stats.kind)
+    assert np.mean([bool(stats.flagged) for stats in flagged]) <= 0.12  # α = 0.05 over the ten classes
+
+
+def test_calibrated_rule_finds_a_non_disruptive_target_without_a_threshold_on_the_likelihood_scale():
+    loglik, y, _, _ = _setup10("non-disruptive", noise=0.45)
+    stats = detect_target_classes(loglik, y, CALIBRATED)
+    assert stats.kind == [NON_DISRUPTIVE] + [None] * 9
+    assert stats.nd_score[0] > stats.nd_threshold > np.delete(stats.nd_score, 0).max()
+    # the same log-likelihoods shifted and scaled (another dimension, another flow): the same decision
+    shifted = detect_target_classes(3.0 * loglik - 7.0, y, CALIBRATED)
+    assert shifted.kind == stats.kind
+
+
+def test_calibrated_rule_finds_a_disruptive_target():
+    loglik, y, _, poison = _setup10("disruptive")
+    stats = detect_target_classes(loglik, y, CALIBRATED)
+    assert stats.flagged == [0] and stats.kind[0] == DISRUPTIVE
+    share = len(poison) / np.sum(y == 0)
+    assert abs(stats.s_d[0] - share) < 0.05
+
+
+def test_the_outlier_test_keeps_its_false_alarm_level_on_exchangeable_classes():
+    from gssd_utils.gssd.detection import outlier_scores
+
+    rng = np.random.default_rng(0)
+    level = 0.05 / 10
+    alarms = np.mean([outlier_scores(rng.normal(size=10))[1].min() < level for _ in range(4000)])
+    assert 0.035 < alarms < 0.065  # family-wise over the ten classes: 0.05
+
+
+def test_valley_test_needs_a_real_low_mode_on_both_sides_of_a_valley():
+    from gssd_utils.gssd.detection import valley_test
+
+    rng = np.random.default_rng(0)
+    bimodal = np.concatenate([rng.normal(-3.0, 0.2, 500), rng.normal(-1.0, 0.3, 4500)])
+    s_d, mu, p, _ = valley_test(bimodal, lam_u=-0.8, config=CALIBRATED, tests=10)
+    assert p < 1e-6 and abs(s_d - 0.1) < 0.01 and -3.0 < mu < -1.0
+    # one mode with a sparse right tail: the paper rule's degenerate case (nearly the whole class left of a "valley")
+    skewed = np.concatenate([rng.normal(-1.0, 0.3, 5000), rng.uniform(0.0, 2.0, 20)])
+    assert valley_test(skewed, lam_u=10.0, config=CALIBRATED, tests=10)[2] >= CALIBRATED.false_alarm
+    # the low mode must lie below λ, which is where the other classes' samples still are
+    assert valley_test(bimodal, lam_u=-3.5, config=CALIBRATED, tests=10)[2] == 1.0
+
+
+def test_calibrated_rule_needs_four_classes():
+    loglik, y, _, _ = _setup("clean")
+    with pytest.raises(ValueError, match=r"at least 4 classes.*detection.rule=paper"):
+        detect_target_classes(loglik[:, :3], np.minimum(y, 2), CALIBRATED)

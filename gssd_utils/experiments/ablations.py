@@ -19,10 +19,10 @@ from gssd_utils.evaluation import Metrics, SplitEvaluation, evaluate_split
 from gssd_utils.experiments.runs import AttackRun
 from gssd_utils.experiments.tables import pct
 from gssd_utils.gssd.config import GSSDConfig
-from gssd_utils.gssd.detection import DetectionConfig, detect_target_classes
+from gssd_utils.gssd.detection import detect_target_classes
 from gssd_utils.gssd.pipeline import defend_from_features, retrain_and_finetune
 from gssd_utils.gssd.simclr import extract_features, standardize
-from gssd_utils.gssd.splitting import SplitConfig, split_and_relabel
+from gssd_utils.gssd.splitting import split_and_relabel
 from gssd_utils.training.classifier import cached_classifier
 
 TABLE4_ROWS = (
@@ -118,8 +118,8 @@ def feature_extractor_table(runs: Mapping[str, AttackRun]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-SWEEPABLE = {"beta_nd": "detection", "beta_d": "detection", "lam": "detection", "alpha_c": "split",
-             "alpha_p": "split"}
+SWEEPABLE = {"beta_nd": "detection", "beta_d": "detection", "lam": "detection", "false_alarm": "detection",
+             "lam_quantile": "detection", "alpha_c": "split", "alpha_p": "split"}
 
 
 def hyperparameter_sweep(loglik: np.ndarray, labels: np.ndarray, truth: PoisonTruth, config: GSSDConfig,
@@ -152,14 +152,27 @@ def sweep_table(sweeps: Mapping[str, list[tuple[float, SplitEvaluation]]]) -> pd
                          for parameter, points in sweeps.items() for value, q in points])
 
 
-DEFAULT_SWEEPS = {
+# the values each hyperparameter takes in the robustness figure; which ones are swept depends on the detection rule
+SWEEP_VALUES = {
     "alpha_c": (0.1, 0.2, 0.3, 0.4, 0.5),
     "alpha_p": (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5),
     "beta_nd": (0.3, 0.45, 0.6, 0.75, 0.9, 1.2, 1.5),
     "beta_d": (0.01, 0.03, 0.05, 0.1, 0.2),
     "lam": (0.25, 0.5, 0.75, 1.0),
+    "false_alarm": (0.01, 0.02, 0.05, 0.1, 0.2),
+    "lam_quantile": (0.1, 0.25, 0.5, 0.75, 1.0),
 }
-DEFAULTS = {**asdict(DetectionConfig()), **asdict(SplitConfig())}
+RULE_PARAMETERS = {"paper": ("beta_nd", "beta_d", "lam"), "calibrated": ("false_alarm", "beta_d", "lam_quantile")}
+
+
+def default_sweeps(config: GSSDConfig) -> dict[str, tuple[float, ...]]:
+    """The split's two shares and the three settings of the detection rule ``config`` uses, with their values."""
+    return {name: SWEEP_VALUES[name] for name in ("alpha_c", "alpha_p", *RULE_PARAMETERS[config.detection.rule])}
+
+
+def sweep_defaults(config: GSSDConfig) -> dict[str, float]:
+    """Each sweepable hyperparameter's value in ``config`` (the dashed line of the figure)."""
+    return {**asdict(config.detection), **asdict(config.split)}
 
 
 def rate_row(run: AttackRun) -> dict:

@@ -58,7 +58,7 @@ def gssd_row(run: AttackRun) -> dict:
     retrained = run.measure(state.retrained, state.keys["retrain"])
     acc, asr = paper(paper_reference.GSSD_DEFENDED, run.attack, run.rate)
     return {
-        "attack": run.attack, "rate": run.rate, "n_poisoned": gssd.n_poisoned,
+        "attack": run.attack, "rate": run.rate, "n_poisoned": gssd.n_poisoned, "rule": state.stats.rule,
         "target detected": split.target_detected, "kind": state.stats.kind[run.target],
         "false-positive classes": ",".join(map(str, split.false_positive_classes)) or "none",
         "suspect precision %": pct(split.suspect_precision), "suspect recall %": pct(split.suspect_recall),
@@ -79,22 +79,31 @@ def gssd_details(run: AttackRun) -> dict:
 
 
 def detection_row(run: AttackRun) -> dict:
-    """The detection statistics of the true target against the most extreme other class."""
+    """The detection statistics of the true target against the most extreme other class, under the rule that ran;
+    S_ND (Eq. 2) and its rank among the classes under either rule."""
     state = run.gssd()
     stats, target = state.stats, run.target
     others = np.delete(np.arange(len(stats.kind)), target)
-    separation = target_separation(state.loglik, run.y_train, run.truth)
-    return {
-        "attack": run.attack, "flagged classes": ",".join(map(str, stats.flagged)) or "none",
+    poisons = int(run.is_poisoned()[run.y_train == target].sum())
+    separation = (target_separation(state.loglik, run.y_train, run.truth) if 0 < poisons < np.sum(run.y_train == target)
+                  else {})
+    row = {
+        "attack": run.attack, "rule": stats.rule, "flagged classes": ",".join(map(str, stats.flagged)) or "none",
         "target kind": stats.kind[target] or "not flagged",
         "S_ND target": round(float(stats.s_nd[target]), 3), "S_ND max other": round(float(stats.s_nd[others].max()), 3),
+        "S_ND rank of target": int(np.sum(stats.s_nd > stats.s_nd[target])) + 1,
+        "ND score target": round(float(stats.nd_score[target]), 3),
+        "ND score max other": round(float(stats.nd_score[others].max()), 3),
+        "ND threshold": round(stats.nd_threshold, 3),
         "S_D target": round(float(stats.s_d[target]), 3), "S_D max other": round(float(stats.s_d[others].max()), 3),
-        "target detected": target in stats.flagged,
-        "n poisons in target": int(run.is_poisoned()[run.y_train == target].sum()),
-        "AUROC own density": round(separation["auroc_own"], 3),
-        "AUROC max foreign density": round(separation["auroc_foreign"], 3),
-        "AUROC log ratio": round(separation["auroc_ratio"], 3),
+        "target detected": target in stats.flagged, "n poisons in target": poisons,
     }
+    if stats.d_pvalue is not None:
+        row["valley p target"] = float(stats.d_pvalue[target])
+        row["valley p min other"] = float(stats.d_pvalue[others].min())
+    names = {"auroc_own": "AUROC own density", "auroc_foreign": "AUROC max foreign density",
+             "auroc_ratio": "AUROC log ratio"}
+    return {**row, **{name: round(separation[key], 3) if key in separation else None for key, name in names.items()}}
 
 
 def split_row(run: AttackRun) -> dict:
@@ -206,7 +215,7 @@ VIEWS = {
         ("What each defense cost on this machine", ("attack", "defense", "compute (min)", "from cache")),
     ),
     "gssd": (
-        ("Detection and ACC/ASR of each step", ("attack", "rate", "target detected", "kind",
+        ("Detection and ACC/ASR of each step", ("attack", "rate", "rule", "target detected", "kind",
                                                 "false-positive classes", "ACC no defense", "ASR no defense",
                                                 "ACC D_C only", "ASR D_C only", "ACC GSSD", "ASR GSSD",
                                                 "ACC GSSD paper", "ASR GSSD paper")),
@@ -215,8 +224,11 @@ VIEWS = {
         ("Compute per stage (s)", ("attack", "poison (s)", "* (s)", "from cache")),
     ),
     "detection": (
-        ("Class statistics", ("attack", "flagged classes", "target kind", "target detected", "S_ND target",
-                              "S_ND max other", "S_D target", "S_D max other")),
+        ("Class statistics", ("attack", "rule", "flagged classes", "target kind", "target detected",
+                              "ND score target", "ND score max other", "ND threshold", "S_D target", "S_D max other",
+                              "valley p *")),
+        ("The paper's S_ND (Eq. 2) under either rule", ("attack", "S_ND target", "S_ND max other",
+                                                         "S_ND rank of target")),
         ("How the flows rank the target class's poisons", ("attack", "n poisons in target", "AUROC *")),
     ),
     "cleansing": (

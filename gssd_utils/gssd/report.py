@@ -15,16 +15,21 @@ def defense_report(result: DefenseResult, labels: np.ndarray) -> dict:
     stats, split = result.stats, result.split
     flagged = stats.flagged
     counts = np.bincount(labels, minlength=len(stats.kind))
+    calibrated = stats.rule == "calibrated"
     return {
+        "detection_rule": stats.rule,
         "flagged_classes": flagged,
         "kind": {str(c): stats.kind[c] for c in flagged},
         "outcome": "target classes flagged" if flagged else "no class flagged: all data kept, no fine-tuning",
         "per_class": [
             {"class": c, "n": int(counts[c]), "S_ND": float(stats.s_nd[c]),
              "S_D": float(stats.s_d[c]), "mu": None if np.isnan(stats.mu[c]) else float(stats.mu[c]),
-             "kind": stats.kind[c]}
+             "kind": stats.kind[c],
+             **({"runner_up_share": float(stats.runner_up[c]), "T_ND": float(stats.nd_score[c]),
+                 "p_ND": float(stats.nd_pvalue[c]), "p_D": float(stats.d_pvalue[c])} if calibrated else {})}
             for c in range(len(stats.kind))
         ],
+        **({"T_ND_threshold": stats.nd_threshold} if calibrated else {}),
         "split_sizes": {
             "clean": len(split.clean_indices),
             "suspect": len(split.suspect_indices),

@@ -10,10 +10,14 @@ import numpy as np
 from gssd_utils.gssd.detection import ClassStatistics, DetectionConfig
 from gssd_utils.plots.style import TARGET_COLOUR, panel_grid
 
+_ND_LABELS = {"paper": "S_ND (nats per dimension)", "calibrated": "runner-up score T (t units)"}
+_HISTOGRAM_LABELS = {"v": "v = max foreign density (per dimension)", "u": "u = log v (nats per dimension)"}
+
 
 def class_statistics(stats: Mapping[str, ClassStatistics], config: DetectionConfig, target: int) -> plt.Figure:
-    """S_ND and S_D per class for each attack, with the thresholds: flagged classes red, the true target outlined
-    in the target colour. One pair of panels (S_ND above S_D) per attack, four attacks to a row."""
+    """The non-disruptive score (S_ND under the paper's rule, the runner-up score T under the calibrated one) and S_D
+    per class for each attack, with the thresholds: flagged classes red, the true target outlined in the target
+    colour. One pair of panels (score above S_D) per attack, four attacks to a row."""
     names = list(stats)
     columns = min(4, len(names))
     rows = -(-len(names) // columns)
@@ -26,7 +30,7 @@ def class_statistics(stats: Mapping[str, ClassStatistics], config: DetectionConf
             continue
         s = stats[names[k]]
         classes = np.arange(len(s.s_nd))
-        for ax, values, threshold, label in ((top, s.s_nd, -config.beta_nd, "S_ND (nats per dimension)"),
+        for ax, values, threshold, label in ((top, s.nd_score, s.nd_threshold, _ND_LABELS[s.rule]),
                                              (bottom, s.s_d, config.beta_d, "S_D (share of the class)")):
             colours = ["tab:red" if kind is not None else "tab:grey" for kind in s.kind]
             bars = ax.bar(classes, values, color=colours)
@@ -37,24 +41,28 @@ def class_statistics(stats: Mapping[str, ClassStatistics], config: DetectionConf
             ax.set_ylabel(label, fontsize=8)
         top.set_title(names[k], fontsize=10)
         bottom.set_xlabel("class (outlined: the true target)", fontsize=8)
-    fig.suptitle("red: flagged by the test; dashed: the threshold (-β_ND above, β_D below)", fontsize=9)
+    rules = {s.rule for s in stats.values()}
+    above = "−β_ND" if rules == {"paper"} else "the score at the false-alarm level"
+    fig.suptitle(f"{' / '.join(sorted(rules))} rule. Red: flagged; dashed: {above} (top), β_D (bottom)", fontsize=9)
     fig.tight_layout()
     return fig
 
 
 def v_histograms(stats: ClassStatistics, classes: Mapping[str, int], config: DetectionConfig,
                  title: str = "") -> plt.Figure:
-    """Histograms of the maximum foreign density v (30 bins, as detection uses them), with λ and μ."""
+    """Histograms of the maximum foreign density as detection bins it (v in 30 bins under the paper's rule, u = log v
+    at the Freedman-Diaconis width under the calibrated one), with λ and μ on the same scale."""
     fig, axes = plt.subplots(1, len(classes), figsize=(4 * len(classes), 3), squeeze=False)
     for ax, (name, c) in zip(axes[0], classes.items(), strict=True):
         counts, edges = stats.v_histograms[c]
         colour = TARGET_COLOUR if name == "target" else "tab:blue"
         ax.stairs(counts, edges, fill=True, alpha=0.7, color=colour)
-        ax.axvline(config.lam, color="black", ls="--", lw=1, label=f"λ = {config.lam}")
+        lam = stats.lam[c] if stats.lam is not None else config.lam
+        ax.axvline(lam, color="black", ls="--", lw=1, label=f"λ = {lam:.2f}")
         if not np.isnan(stats.mu[c]):
             ax.axvline(stats.mu[c], color="tab:red", lw=1, label=f"μ = {stats.mu[c]:.2f}")
         ax.set_title(f"{name} (class {c}): S_D = {stats.s_d[c]:.3f}", fontsize=9)
-        ax.set_xlabel("v = max foreign density (per dimension)")
+        ax.set_xlabel(_HISTOGRAM_LABELS[stats.histogram_scale])
         ax.set_ylabel("samples")
         ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
