@@ -5,12 +5,18 @@ through a temporary file in the same directory and an ``os.replace``: a reader s
 one, never a part, and two writers racing for one path leave one of their files whole. Written files get the
 permissions a plain ``open`` would give them (``0666`` less the umask), not the temporary file's ``0600``, so a
 group can read a shared report. Readers refuse pickles.
+
+A write that runs out of space (numpy's and json's ``OSError: No space left on device``, or torch's ``RuntimeError:
+[enforce fail at inline_container.cc] unexpected pos``) raises ``DiskFullError``, one line naming the folder, the
+space the file needs and what is free; the temporary file is removed and the files already there stay whole.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
@@ -40,20 +46,43 @@ def _temporary_sibling(path: Path):
             os.unlink(tmp)
 
 
-def write_atomically(path: str | Path, writer: Callable[[Path], None]) -> Path:
-    """Run ``writer(tmp_path)`` and move the result into place only if it finished."""
+class DiskFullError(OSError):
+    """A write ran out of space; the message names the folder, the space needed and the space free."""
+
+
+_MIB = 2**20
+
+
+def _out_of_space(exc: BaseException, folder: Path, size: int) -> bool:
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    # torch's zip writer reports a short write as "unexpected pos"; only a disk with less room than the file says why
+    return isinstance(exc, RuntimeError) and shutil.disk_usage(folder).free < max(size, _MIB)
+
+
+def write_atomically(path: str | Path, writer: Callable[[Path], None], size: int = 0) -> Path:
+    """Run ``writer(tmp_path)`` and move the result into place only if it finished. ``size``: about how many bytes
+    the file takes, for the message when the disk is full."""
     path = Path(path)
     with _temporary_sibling(path) as tmp:
-        writer(tmp)
+        try:
+            writer(tmp)
+        except (OSError, RuntimeError) as exc:
+            if not _out_of_space(exc, path.parent, size):
+                raise
+            free = shutil.disk_usage(path.parent).free + (tmp.stat().st_size if tmp.exists() else 0)
+            need = max(size, tmp.stat().st_size if tmp.exists() else 0)
+            raise DiskFullError(
+                f"no space left in {path.parent} to write {path.name}: it needs about {need / _MIB:,.1f} MB and "
+                f"{free / _MIB:,.1f} MB are free. Fix: free space on that disk, or move the folder elsewhere "
+                "($GSSD_CACHE for the cache, --out for outputs); the files already there are whole") from exc
     return path
 
 
 def save_json(path: str | Path, obj: Any) -> Path:
     """Strict JSON: a missing or undefined number (NaN, inf) is written as null, which every reader accepts."""
-    def _write(tmp: Path) -> None:
-        tmp.write_text(json.dumps(json_ready(obj), indent=2, sort_keys=True, allow_nan=False) + "\n")
-
-    return write_atomically(path, _write)
+    text = json.dumps(json_ready(obj), indent=2, sort_keys=True, allow_nan=False) + "\n"
+    return write_atomically(path, lambda tmp: tmp.write_text(text), size=len(text.encode()))
 
 
 def json_ready(obj: Any) -> Any:
@@ -78,7 +107,7 @@ def save_npz(path: str | Path, arrays: Mapping[str, np.ndarray]) -> Path:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
 
-    return write_atomically(path, _write)
+    return write_atomically(path, _write, size=sum(np.asarray(a).nbytes for a in arrays.values()))
 
 
 def load_npz(path: str | Path) -> dict[str, np.ndarray]:
@@ -90,7 +119,20 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
 def save_torch(path: str | Path, obj: Any) -> Path:
     import torch
 
-    return write_atomically(path, lambda tmp: torch.save(obj, tmp))
+    return write_atomically(path, lambda tmp: torch.save(obj, tmp), size=_tensor_bytes(obj))
+
+
+def _tensor_bytes(obj: Any) -> int:
+    """The bytes of the tensors in a (nested) checkpoint."""
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        return obj.nelement() * obj.element_size()
+    if isinstance(obj, Mapping):
+        return sum(_tensor_bytes(value) for value in obj.values())
+    if isinstance(obj, list | tuple):
+        return sum(_tensor_bytes(value) for value in obj)
+    return 0
 
 
 def load_torch(path: str | Path) -> Any:
