@@ -138,3 +138,11 @@ def target_separation(loglik: np.ndarray, labels: np.ndarray, truth: PoisonTruth
     return {"auroc_own": float(roc_auc_score(poisoned, own)),
             "auroc_foreign": float(roc_auc_score(poisoned, foreign)),
             "auroc_ratio": float(roc_auc_score(poisoned, own - foreign))}
+
+
+def official_code_sets(split: Split, truth: PoisonTruth, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """What the official GSSD code's retraining trains on, which reads the ground truth: (D̂_C without the true
+    poisons, the positions in D̂'_P of its samples that are not poisons). An ablation for the reader only, to show how
+    much of the paper's ASR that step can explain; the defense itself never calls it."""
+    poisoned = truth.is_poisoned(n)
+    return split.clean_indices[~poisoned[split.clean_indices]], np.flatnonzero(~poisoned[split.relabeled_indices])

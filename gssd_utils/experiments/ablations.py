@@ -15,7 +15,7 @@ import pandas as pd
 from gssd_utils import paper_reference
 from gssd_utils.attacks import PoisonTruth
 from gssd_utils.cache import array_digest, cache_path, cached_arrays, config_key
-from gssd_utils.evaluation import Metrics, SplitEvaluation, evaluate_split
+from gssd_utils.evaluation import Metrics, SplitEvaluation, evaluate_split, official_code_sets
 from gssd_utils.experiments.runs import AttackRun
 from gssd_utils.experiments.tables import pct
 from gssd_utils.gssd.config import GSSDConfig
@@ -25,12 +25,16 @@ from gssd_utils.gssd.simclr import extract_features, standardize
 from gssd_utils.gssd.splitting import split_and_relabel
 from gssd_utils.training.classifier import cached_classifier
 
+# the official code's retraining and fine-tuning, which drop the ground-truth poisons (an evaluation-only ablation)
+OFFICIAL = "D_C without the true poisons (official code; reads the truth)"
 TABLE4_ROWS = (
     ("Original (D)", False),
     ("Original (D)", True),
     ("Cleansed (D_C)", False),
     ("Cleansed (D_C ∪ D'_P)", False),
     ("Cleansed (D_C)", True),
+    (OFFICIAL, False),
+    (OFFICIAL, True),
 )
 
 
@@ -55,6 +59,7 @@ def finetune_ablation(run: AttackRun) -> pd.DataFrame:
                          asdict(config.retrain))
         models[TABLE4_ROWS[3]] = (cached_classifier(x[union], np.concatenate([y[split.clean_indices], split.relabels]),
                                                     num_classes, config.retrain, key, progress=run.progress), key)
+    models.update(_official_code_models(run))
     rows = []
     for data_name, finetuned in TABLE4_ROWS:
         model, key = models.get((data_name, finetuned), (None, None))
@@ -65,9 +70,38 @@ def finetune_ablation(run: AttackRun) -> pd.DataFrame:
             "ACC ours": None if measured is None else pct(measured.acc),
             "ASR ours": None if measured is None else pct(measured.asr),
             "ACC paper": published[0], "ASR paper": published[1],
-            "note": "" if model is not None else "nothing relabeled: D'_P is empty",
+            "note": _note(data_name, finetuned, model),
         })
     return pd.DataFrame(rows)
+
+
+def _note(data_name: str, finetuned: bool, model) -> str:
+    if model is None:
+        return "nothing relabeled: D'_P is empty" if data_name != OFFICIAL else "no sample of D'_P is clean"
+    if data_name == OFFICIAL:
+        return ("the ground truth removed the poisons; fine-tuned on the clean samples of D'_P only" if finetuned
+                else "the ground truth removed the poisons")
+    return ""
+
+
+def _official_code_models(run: AttackRun) -> dict:
+    """Table 4's evaluation-only rows: retraining on D̂_C without the true poisons, then fine-tuning on what is left of
+    D̂'_P without them (``evaluation.official_code_sets``), as the official code does."""
+    state, config = run.gssd(train=True), run.profile.gssd()
+    split, x, y = state.split, run.x_train, run.y_train
+    num_classes = run.poisoned.data.num_classes
+    kept, relabeled = official_code_sets(split, run.truth, len(y))
+    key = config_key(array_digest(x, y), "official code: D_C without the true poisons", array_digest(kept),
+                     asdict(config.retrain))
+    retrained = cached_classifier(x[kept], y[kept], num_classes, config.retrain, key, progress=run.progress)
+    models = {(OFFICIAL, False): (retrained, key)}
+    if len(relabeled):
+        finetune = config.finetune_config()
+        indices, labels = split.relabeled_indices[relabeled], split.relabels[relabeled]
+        tuned_key = config_key(key, array_digest(indices, labels), asdict(finetune))
+        models[(OFFICIAL, True)] = (cached_classifier(x[indices], labels, num_classes, finetune, tuned_key,
+                                                      init=retrained, progress=run.progress), tuned_key)
+    return models
 
 
 @dataclass(frozen=True)
