@@ -189,6 +189,39 @@ def _cmd_compare(args: argparse.Namespace) -> None:
     _print_table(table, paths)
 
 
+def _cmd_control(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from gssd_utils.cache import check_cache_root
+    from gssd_utils.defenses.registry import build_defense, get_defense_class
+    from gssd_utils.experiments.control import CONTROL_DEFENSES, control_runs, control_summary, control_table
+    from gssd_utils.provenance import Provenance
+    from gssd_utils.results_io import write_results
+
+    profile = _profile(args)
+    defenses = args.defenses or list(CONTROL_DEFENSES)
+    for name in defenses:
+        get_defense_class(name)
+    check_cache_root()
+    out = _results_folder(_output_folder(args.out) if args.out else None, profile)
+    provenance = Provenance(profile=profile.name, data={})
+    with provenance.timed("load data"):
+        runs = control_runs(profile, args.train_seeds, data_root=args.data_root)
+    provenance.data = runs[0].clean.identity()
+    for run in runs:  # every (seed, defense) checked before the first one trains
+        for name in ("none", *defenses):
+            build_defense(name, run.profile.defense_config(name), run.profile.classifier).check(
+                run.defense_input(name))
+    tables = []
+    for run in runs:
+        with provenance.timed(f"train seed {run.profile.train_seed}: {len(defenses)} defenses"):
+            tables.append(control_table([run], defenses))
+        table = pd.concat(tables, ignore_index=True)
+        paths = write_results(table, provenance, out, args.name, {"summary": control_summary(table).to_dict("records")},
+                              settings=profile.describe())
+    _print_table(control_summary(table), paths)
+
+
 def _cmd_bench(args: argparse.Namespace) -> None:
     from gssd_utils.experiments.bench import run_benchmark
     from gssd_utils.provenance import Provenance
@@ -331,6 +364,17 @@ def build_parser() -> argparse.ArgumentParser:
                          help="results file name (comparison_all_defenses: the book's Table 1 writes 'comparison')")
     compare.add_argument("--out", default=None, help=results)
     compare.set_defaults(func=_cmd_compare)
+
+    control = sub.add_parser("control", parents=[settings], help="the clean-data control: the cleansing defenses on "
+                             "the unpoisoned training set over train seeds; classes flagged, sacrifice rate, ACC cost")
+    control.add_argument("--defenses", nargs="*", default=None, help="registered defenses (default: every one that "
+                         "sets samples aside)")
+    control.add_argument("--train-seeds", nargs="+", type=int, default=[0, 1, 2], metavar="SEED")
+    control.add_argument("--data-root", default=None, help="folder holding cifar-10-batches-py/")
+    control.add_argument("--name", default="clean_control_all_defenses",
+                         help="results file name (the book's chapter 6 writes 'clean_control')")
+    control.add_argument("--out", default=None, help=results)
+    control.set_defaults(func=_cmd_control)
 
     bench = sub.add_parser("bench", parents=[settings], help="per-stage throughput on this device (a benchmark)")
     bench.add_argument("--batches", type=int, default=10, help="batches per measured epoch")

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 PROFILE_NAMES = ("smoke", "quick", "paper", "paper-dryrun")
 # Table 1's rows in the paper's order, the fine-tune-only row beside NAD; the book's tables and gssd compare use them
 TABLE1_DEFENSES = ("none", "nad", "finetune", "abl", "dbd", "asd", "knn", "energy", "gssd")
+# the clean-data control's defenses: every one that chooses what to train on (NAD and fine-tuning set nothing aside)
+CONTROL_DEFENSES = ("gssd", "knn", "energy", "abl", "dbd", "asd")
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ class Profile:
     # what learned attacks build at this scale (LC's surrogate, ISSBA's encoder); the attack's defaults otherwise
     attack_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     train_seed: int = 0
+    # the train seeds of the clean-data control (chapter 6): the cleansing defenses on the unpoisoned training set
+    control_seeds: tuple[int, ...] = (0,)
 
     @property
     def comparison_attacks(self) -> tuple[str, ...]:
@@ -185,7 +189,7 @@ _PROFILES = {
         # every chapter sees every attack; the defenses are compared on a poison-label attack (BadNets) and the
         # clean-label, disruptive one (LC), which between them take every baseline's code paths, the poisoning
         # rates on BadNets: CI runs this whole book (each further Table 1 attack costs CI about two minutes)
-        table1_attacks=("badnets", "lc"), rate_attacks=("badnets",),
+        table1_attacks=("badnets", "lc"), rate_attacks=("badnets",), control_seeds=(0, 1, 2),
         rates=(0.05, 0.1, 0.2),
         attack_params={
             "lc": {"surrogate_arch": "small_cnn", "surrogate_width": 16, "surrogate_epochs": 10},
@@ -214,6 +218,7 @@ _PROFILES = {
             asd={"mixmatch": MixMatchConfig(epochs=6, iterations=None), "growth_every": 1, "pool_growth": 40}),
         attacks=("badnets", "blend", "wanet"),  # the other Table 1 attacks: results/quick, by gssd compare
         table1_defenses=("none", "knn", "energy", "gssd"),  # the full comparison: results/quick, by gssd compare
+        control_seeds=(0, 1, 2),  # the clean-data control of every defense: results/quick, by gssd control
         # each extra rate costs a SimCLR run and two trainings: the paper's hardest rate for BadNets
         rate_attacks=("badnets",), rates=(0.01, 0.1),
         attack_params={

@@ -30,6 +30,9 @@ def test_the_job_list_is_what_the_notebooks_read():
     assert {f"{a}@paper:table4" for a in profile.attacks if a in profile.table4_attacks} <= labels
     # Table 2's rates: the paper rate is the run above, not a second one
     assert "badnets@0.01:gssd" in labels and "badnets@0.1:gssd" not in labels
+    # the clean-data control: no defense and each cleansing defense of the book, once per control seed
+    assert {f"clean@paper#seed{s}:{t}" for s in profile.control_seeds for t in ("none", "gssd", "knn", "energy")
+            } <= labels
     # the reused models come first: no job of the second wave before the last of the first
     waves = [0 if job.task in WAVES[0] else 1 for job in jobs]
     assert waves == sorted(waves)

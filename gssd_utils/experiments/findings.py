@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from gssd_utils.experiments.ablations import OFFICIAL
 from gssd_utils.experiments.tables import disagreements
 from gssd_utils.results_io import FULL_COMPARISON, load_results
 
@@ -66,7 +67,9 @@ def _gssd(table: pd.DataFrame) -> str:
                      f"{_pct(r['ASR no defense'])} → {_pct(r['ASR GSSD'])}, ACC {_pct(r['ACC no defense'])} → "
                      f"{_pct(r['ACC GSSD'])} (the paper: ASR {_pct(r['ASR GSSD paper'])}, ACC "
                      f"{_pct(r['ACC GSSD paper'])})")
-    return "**GSSD.** " + "; ".join(parts) + "."
+    rules = sorted(set(table["rule"].dropna())) if "rule" in table else []
+    rule = f" (detection rule: {', '.join(rules)})" if rules else ""
+    return f"**GSSD{rule}.** " + "; ".join(parts) + "."
 
 
 def _what_is_left(asr: float) -> str:
@@ -90,6 +93,10 @@ def _table4(table: pd.DataFrame) -> str:
         if original is not None and repaired is not None and pd.notna(repaired["ASR ours"]):
             text += (f"; fine-tuning the poisoned model on D̂'_P takes its ASR from {_pct(original['ASR ours'])} to "
                      f"{_pct(repaired['ASR ours'])} (the paper {_pct(repaired['ASR paper'])})")
+        official = by.get((OFFICIAL, "no"))
+        if official is not None and pd.notna(official["ASR ours"]):
+            text += (f"; the official code's retraining, which drops the true poisons from D̂_C, would end at ASR "
+                     f"{_pct(official['ASR ours'])}")
         parts.append(text)
     return ("**What each step contributes (Table 4).** " + "; ".join(parts) + ".") if parts else ""
 
@@ -152,6 +159,27 @@ def _table1(folder: Path) -> str:
             f"{', '.join(stale)}: computed under other settings, code or hardware, it is not summarised here.")
 
 
+def _control(folder: Path) -> str:
+    """The clean-data control: the book's own, and the every-defense one committed beside it."""
+    from gssd_utils.experiments.control import control_summary
+
+    parts, seen = [], set()
+    for name in ("clean_control", "clean_control_all_defenses"):  # the book's own first
+        table = _load(folder, name)
+        if table is None or not len(table):
+            continue
+        for _, r in control_summary(table).iterrows():
+            if r["defense"] in seen:
+                continue
+            seen.add(r["defense"])
+            flagged = ("" if r["runs with a class flagged"] is None else
+                       f"flags a class in {r['runs with a class flagged']} of {r['seeds']} runs, ")
+            parts.append(f"{r['defense']} {flagged}sets aside {r['sacrifice rate % (mean)']:.2f}% of the clean images "
+                         f"(range {r['sacrifice rate % (range)']}) and costs {r['ACC cost (mean)']:.2f} points of ACC "
+                         f"(range {r['ACC cost (range)']}) over {r['seeds']} seeds")
+    return ("**On clean data.** " + "; ".join(parts) + ".") if parts else ""
+
+
 def _paragraph(folder: Path, name: str, write) -> str:
     table = _load(folder, name)
     return write(table) if table is not None and len(table) else ""
@@ -162,5 +190,6 @@ def findings(folder: str | Path) -> str:
     folder = Path(folder)
     paragraphs = [_paragraph(folder, "no_defense", _no_defense), _paragraph(folder, "gssd", _gssd),
                   _paragraph(folder, "table4", _table4), _table1(folder),
-                  _paragraph(folder, "knn_energy", _knn_energy), _paragraph(folder, "table2", _table2)]
+                  _control(folder), _paragraph(folder, "knn_energy", _knn_energy),
+                  _paragraph(folder, "table2", _table2)]
     return "\n\n".join(p for p in paragraphs if p) or "*No results to summarise yet.*"

@@ -2,7 +2,8 @@
 
 ``book_jobs(profile)`` is the one list of what the notebooks at a profile compute: for every attack of the profile,
 each defense of Table 1 and of the cleansing chapter, and the Table 3 and Table 4 trainings; the poisoning rates of
-Table 2. The notebooks read the same profile fields, so after a sweep the book only reads the cache.
+Table 2; the clean-data control's defenses on the unpoisoned set, once per control seed. The notebooks read the
+same profile fields, so after a sweep the book only reads the cache.
 
 A job computes one (attack, rate, task) and everything the chapters will ask of it. Every stage is checkpointed per
 epoch and written atomically (write, then rename), so a job that dies leaves nothing that is later trusted, and a
@@ -21,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gssd_utils.profiles import Profile, apply_settings, get_profile
+from gssd_utils.attacks.clean import Clean
+from gssd_utils.profiles import CONTROL_DEFENSES, Profile, apply_settings, get_profile
 
 # wave 1 trains what wave 2 reuses: the no-defense model (NAD, fine-tuning, Tables 3 and 4) and GSSD's SimCLR model
 # (kNN, energy, DBD, Table 4's split)
@@ -37,9 +39,11 @@ class Job:
     attack: str
     rate: float | None
     task: str
+    train_seed: int | None = None  # None: the sweep's; the clean-data control runs one job per control seed
 
     def label(self) -> str:
-        return f"{self.attack}@{'paper' if self.rate is None else f'{self.rate:g}'}:{self.task}"
+        seed = "" if self.train_seed is None else f"#seed{self.train_seed}"
+        return f"{self.attack}@{'paper' if self.rate is None else f'{self.rate:g}'}{seed}:{self.task}"
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,8 @@ def book_jobs(profile: Profile) -> list[Job]:
                  if attack in attacks]
     jobs += [Job(attack, rate, task) for rate in profile.rates for attack in profile.rate_attacks
              for task in ("none", "gssd")]
+    control = [d for d in profile.table1_defenses if d in CONTROL_DEFENSES]
+    jobs += [Job(Clean.name, None, task, seed) for seed in profile.control_seeds for task in ("none", *control)]
     return _unique(profile, jobs)
 
 
@@ -84,7 +90,7 @@ def _unique(profile: Profile, jobs: Sequence[Job]) -> list[Job]:
     """Jobs once each (a rate equal to the attack's paper rate counts as that rate), wave by wave."""
     seen, unique = set(), []
     for job in sorted(jobs, key=lambda j: TASKS.index(j.task) >= len(WAVES[0])):
-        identity = (job.attack, profile.poison_config(job.attack, job.rate).resolved_rate(), job.task)
+        identity = (job.attack, profile.poison_config(job.attack, job.rate).resolved_rate(), job.task, job.train_seed)
         if identity not in seen:
             seen.add(identity)
             unique.append(job)
@@ -118,6 +124,8 @@ def run_job(sweep: Sweep, job: Job) -> dict[str, Any]:
     from gssd_utils.provenance import Provenance
 
     profile = sweep.resolved()
+    if job.train_seed is not None:
+        profile = profile.with_train_seed(job.train_seed)
     record = Provenance(profile=profile.name, data={})
     with record.timed(job.label()) as stage:
         run = AttackRun(profile, job.attack, job.rate, sweep.target, sweep.poison_seed, data_root=sweep.data_root,

@@ -1,0 +1,69 @@
+"""The clean-data control: the cleansing defenses on the unpoisoned training set (attack ``clean``), over seeds.
+
+On clean data every class a defense flags, every image it sets aside and every point of accuracy it loses against
+no defense is a false alarm; the field calls the share of clean images removed the *sacrifice rate*. Some defenses
+set a fixed share aside by design (ABL isolates 1%, DBD leaves half of the set unlabelled, ASD's pool is a half),
+so their sacrifice rate on clean data is their design, not a detection error; the table says which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import pandas as pd
+
+from gssd_utils.attacks.clean import Clean
+from gssd_utils.experiments.runs import AttackRun
+from gssd_utils.experiments.tables import DEFENSE_NAMES, pct
+from gssd_utils.profiles import CONTROL_DEFENSES, Profile
+
+CONTROL = Clean.name
+__all__ = ["CONTROL", "CONTROL_DEFENSES", "control_row", "control_runs", "control_summary", "control_table"]
+
+
+def control_runs(profile: Profile, seeds: Sequence[int], data=None, data_root=None,
+                 progress: bool = True) -> list[AttackRun]:
+    """One run of the unpoisoned training set per train seed (every model reseeded; the data are the same)."""
+    data = data if data is not None else profile.load_data(data_root)
+    return [AttackRun(profile.with_train_seed(seed), CONTROL, data=data, progress=progress) for seed in seeds]
+
+
+def control_row(run: AttackRun, defense: str) -> dict:
+    """What ``defense`` did to the clean set of ``run``: classes flagged (GSSD), images set aside, the sacrifice rate
+    and the accuracy it cost against no defense trained with the same seed."""
+    if run.attack != CONTROL:
+        raise ValueError(f"the clean-data control runs on attack {CONTROL!r}, not {run.attack!r}")
+    result, none = run.result(defense), run.result("none")
+    flagged = result.details.get("flagged_classes")
+    removed = result.evaluation.removed
+    return {
+        "train seed": run.profile.train_seed, "defense": DEFENSE_NAMES[defense],
+        "rule": result.details.get("detection_rule"),
+        "classes flagged": None if flagged is None else (",".join(map(str, flagged)) or "none"),
+        "set aside": removed, "sacrifice rate %": pct(removed / len(run.y_train)),
+        "relabeled": result.evaluation.relabeled,
+        "ACC": pct(result.metrics.acc), "ACC no defense": pct(none.metrics.acc),
+        "ACC cost": round(100 * (none.metrics.acc - result.metrics.acc), 2),
+    }
+
+
+def control_table(runs: Iterable[AttackRun], defenses: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame([control_row(run, defense) for run in runs for defense in defenses])
+
+
+def control_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per defense over the seeds: how many runs flagged a class, the sacrifice rate and the ACC cost (mean, range)."""
+    def spread(values: pd.Series) -> str:
+        return f"{values.min():.2f} to {values.max():.2f}"
+
+    rows = []
+    for defense, group in table.groupby("defense", sort=False):
+        flagged = group["classes flagged"]
+        rows.append({
+            "defense": defense, "seeds": len(group),
+            "runs with a class flagged": None if flagged.isna().all() else int((flagged != "none").sum()),
+            "sacrifice rate % (mean)": round(group["sacrifice rate %"].mean(), 2),
+            "sacrifice rate % (range)": spread(group["sacrifice rate %"]),
+            "ACC cost (mean)": round(group["ACC cost"].mean(), 2), "ACC cost (range)": spread(group["ACC cost"]),
+        })
+    return pd.DataFrame(rows)
