@@ -70,8 +70,8 @@ def write_atomically(path: str | Path, writer: Callable[[Path], None], size: int
         except (OSError, RuntimeError) as exc:
             if not _out_of_space(exc, path.parent, size):
                 raise
-            free = shutil.disk_usage(path.parent).free + (tmp.stat().st_size if tmp.exists() else 0)
-            need = max(size, tmp.stat().st_size if tmp.exists() else 0)
+            written = tmp.stat().st_size if tmp.exists() else 0  # freed again when the temporary file goes
+            free, need = shutil.disk_usage(path.parent).free + written, max(size, written)
             raise DiskFullError(
                 f"no space left in {path.parent} to write {path.name}: it needs about {need / _MIB:,.1f} MB and "
                 f"{free / _MIB:,.1f} MB are free. Fix: free space on that disk, or move the folder elsewhere "

@@ -163,10 +163,19 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
                                       settings=profile.describe()))
 
 
+def _check_defenses(runs: Sequence, defenses: Sequence[str]) -> None:
+    """Every (run, defense) checked before the first one trains, so bad input stops the command at once."""
+    from gssd_utils.defenses.registry import build_defense
+
+    for run in runs:
+        for name in defenses:
+            build_defense(name, run.profile.defense_config(name), run.profile.classifier).check(run.defense_input(name))
+
+
 def _cmd_compare(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from gssd_utils.defenses.registry import build_defense, get_defense_class
+    from gssd_utils.defenses.registry import get_defense_class
     from gssd_utils.experiments.tables import TABLE1_DEFENSES, comparison_table
     from gssd_utils.results_io import FULL_COMPARISON, write_results
 
@@ -175,9 +184,7 @@ def _cmd_compare(args: argparse.Namespace) -> None:
     for name in defenses:
         get_defense_class(name)
     runs, provenance, out = _experiment_runs(args, profile, [args.rate])
-    for run in runs:  # every (attack, defense) checked before the first one trains
-        for name in defenses:
-            build_defense(name, profile.defense_config(name), profile.classifier).check(run.defense_input(name))
+    _check_defenses(runs, defenses)
     tables = []
     for run in runs:
         with provenance.timed(f"{run.attack}: {len(defenses)} defenses"):
@@ -193,7 +200,7 @@ def _cmd_control(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from gssd_utils.cache import check_cache_root
-    from gssd_utils.defenses.registry import build_defense, get_defense_class
+    from gssd_utils.defenses.registry import get_defense_class
     from gssd_utils.experiments.control import CONTROL_DEFENSES, control_runs, control_summary, control_table
     from gssd_utils.provenance import Provenance
     from gssd_utils.results_io import write_results
@@ -208,10 +215,7 @@ def _cmd_control(args: argparse.Namespace) -> None:
     with provenance.timed("load data"):
         runs = control_runs(profile, args.train_seeds, data_root=args.data_root)
     provenance.data = runs[0].clean.identity()
-    for run in runs:  # every (seed, defense) checked before the first one trains
-        for name in ("none", *defenses):
-            build_defense(name, run.profile.defense_config(name), run.profile.classifier).check(
-                run.defense_input(name))
+    _check_defenses(runs, ("none", *defenses))
     tables = []
     for run in runs:
         with provenance.timed(f"train seed {run.profile.train_seed}: {len(defenses)} defenses"):

@@ -74,3 +74,18 @@ def test_table1_findings_leave_out_a_full_comparison_that_disagrees_with_the_boo
     text = findings(tmp_path)
     assert "GSSD's (79.0% / 100.0%)" in text and "NAD*" not in text
     assert "disagrees with this one on badnets/GSSD" in text
+
+
+def test_the_clean_control_paragraph_counts_flags_only_for_defenses_with_a_class_test(tmp_path):
+    from gssd_utils.experiments.control import control_summary
+
+    rows = [{"train seed": s, "defense": d, "rule": "calibrated" if d == "GSSD" else None,
+             "classes flagged": ("none" if s else "9") if d == "GSSD" else None, "set aside": 0 if d == "GSSD" else 10,
+             "sacrifice rate %": 0.0 if d == "GSSD" else 50.0, "relabeled": 0, "ACC": 80.0, "ACC no defense": 80.0,
+             "ACC cost": 0.0} for s in (0, 1) for d in ("GSSD", "kNN")]
+    write_results(pd.DataFrame(rows), Provenance(profile="quick", data={}), tmp_path, "clean_control")
+    summary = control_summary(pd.DataFrame(rows))
+    assert summary["runs with a class flagged"].iloc[0] == 1 and pd.isna(summary["runs with a class flagged"].iloc[1])
+    text = findings(tmp_path)
+    assert "GSSD flags a class in 1 of 2 runs" in text
+    assert "kNN sets aside 50.00%" in text and "nan" not in text

@@ -52,7 +52,8 @@ def control_table(runs: Iterable[AttackRun], defenses: Sequence[str]) -> pd.Data
 
 
 def control_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Per defense over the seeds: how many runs flagged a class, the sacrifice rate and the ACC cost (mean, range)."""
+    """Per defense over the seeds: how many runs flagged a class (missing for defenses without a class-level test),
+    the sacrifice rate and the ACC cost (mean, range)."""
     def spread(values: pd.Series) -> str:
         return f"{values.min():.2f} to {values.max():.2f}"
 
@@ -61,9 +62,10 @@ def control_summary(table: pd.DataFrame) -> pd.DataFrame:
         flagged = group["classes flagged"]
         rows.append({
             "defense": defense, "seeds": len(group),
-            "runs with a class flagged": None if flagged.isna().all() else int((flagged != "none").sum()),
+            "runs with a class flagged": pd.NA if flagged.isna().all() else int((flagged != "none").sum()),
             "sacrifice rate % (mean)": round(group["sacrifice rate %"].mean(), 2),
             "sacrifice rate % (range)": spread(group["sacrifice rate %"]),
             "ACC cost (mean)": round(group["ACC cost"].mean(), 2), "ACC cost (range)": spread(group["ACC cost"]),
         })
-    return pd.DataFrame(rows)
+    # a nullable integer: defenses that flag no classes stay missing instead of turning the counts into floats
+    return pd.DataFrame(rows).astype({"runs with a class flagged": "Int64"})

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from gssd_utils.experiments.ablations import OFFICIAL
+from gssd_utils.experiments.control import control_summary
 from gssd_utils.experiments.tables import disagreements
 from gssd_utils.results_io import FULL_COMPARISON, load_results
 
@@ -161,8 +162,6 @@ def _table1(folder: Path) -> str:
 
 def _control(folder: Path) -> str:
     """The clean-data control: the book's own, and the every-defense one committed beside it."""
-    from gssd_utils.experiments.control import control_summary
-
     parts, seen = [], set()
     for name in ("clean_control", "clean_control_all_defenses"):  # the book's own first
         table = _load(folder, name)
@@ -172,7 +171,7 @@ def _control(folder: Path) -> str:
             if r["defense"] in seen:
                 continue
             seen.add(r["defense"])
-            flagged = ("" if r["runs with a class flagged"] is None else
+            flagged = ("" if pd.isna(r["runs with a class flagged"]) else
                        f"flags a class in {r['runs with a class flagged']} of {r['seeds']} runs, ")
             parts.append(f"{r['defense']} {flagged}sets aside {r['sacrifice rate % (mean)']:.2f}% of the clean images "
                          f"(range {r['sacrifice rate % (range)']}) and costs {r['ACC cost (mean)']:.2f} points of ACC "
