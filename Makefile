@@ -8,18 +8,34 @@ NOTEBOOKS := 01_attacks 02_simclr 03_flows 04_detection 05_splitting 06_finetuni
 NB_TIMEOUT ?= 14400
 PARAMS ?=
 EXECUTED := _build/executed/$(PROFILE)
+LOCK_PYTHON := $(shell sed -n 's/.*pip-compile with Python \([0-9.]*\)$$/\1/p' requirements.lock)
 LIBRARY := $(shell find gssd_utils -name '*.py' 2>/dev/null)
 
-.PHONY: install test lint book html notebook reference publish-check bench clean FORCE
+.PHONY: install lock test lint book html notebook reference publish-check bench clean FORCE
 .PRECIOUS: $(EXECUTED)/%.ipynb
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml constraints.txt
+# The environment is requirements.lock, every package pinned (transitive ones too) for one Python; the project
+# itself goes in without resolving anything. `make lock` re-resolves it from pyproject.toml and constraints.txt.
+$(VENV)/.installed: pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(LOCK_PYTHON)")' || { echo "make install: \
+	requirements.lock is resolved for Python $(LOCK_PYTHON) and $(PYTHON) is $$($(PYTHON) -V 2>&1); use make install \
+	PYTHON=python$(LOCK_PYTHON), or make lock PYTHON=<yours> to resolve it for yours" >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install -q -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name gssd --display-name "Python (gssd)"
 	touch $@
+
+# Re-resolve requirements.lock (pip-tools, in a throw-away environment under _build) after changing pyproject.toml's dependencies or
+# constraints.txt's pins; commit the lock with the change, then `make install` from an empty .venv to use it.
+lock:
+	$(PYTHON) -m venv _build/lock-venv
+	_build/lock-venv/bin/python -m pip install -q pip-tools==7.7.0
+	_build/lock-venv/bin/pip-compile -q --extra dev --constraint constraints.txt --strip-extras --allow-unsafe \
+		--no-emit-find-links --no-emit-index-url --output-file requirements.lock pyproject.toml
+	sed -i '/^gssd-utils @ file:/d' requirements.lock  # the dev extra names the project; make install adds it itself
 
 lint: install
 	$(BIN)/ruff check .
@@ -60,7 +76,7 @@ notebook: install
 # Refresh the committed reference results of a profile: build its book from a clean checkout of the sources,
 # then copy what the build wrote to results/$(PROFILE). Review and commit them yourself.
 reference: install
-	@git diff --quiet HEAD -- gssd_utils notebooks pyproject.toml constraints.txt Makefile || { echo \
+	@git diff --quiet HEAD -- gssd_utils notebooks pyproject.toml constraints.txt requirements.lock Makefile || { echo \
 		"make reference: commit the source changes first, so the results name the code that produced them" >&2; \
 		exit 2; }
 	$(MAKE) book PROFILE=$(PROFILE)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # what the code of a result is: a change elsewhere (results, prose) does not make a result's commit "dirty"
-SOURCE_PATHS = ("gssd_utils", "notebooks", "pyproject.toml", "constraints.txt", "Makefile")
+SOURCE_PATHS = ("gssd_utils", "notebooks", "pyproject.toml", "constraints.txt", "requirements.lock", "Makefile")
 
 
 def git_commit() -> str:
