@@ -205,3 +205,7 @@ def test_compare_writes_table1_with_the_papers_numbers(tmp_path):
     assert set(rows) == {"No defense", "ABL", "GSSD"}
     assert rows["ABL"]["ACC paper"] == 93.8 and rows["ABL"]["set aside"] == 14  # 1% of 1,365, isolated
     assert sum(row["best ACC - ASR"] for row in rows.values()) == 1 and not rows["No defense"]["best ACC - ASR"]
+    assert rows["No defense"]["DER %"] == 50.0 and rows["No defense"]["clean set aside %"] == 0.0
+    for row in rows.values():  # DER from the row's own ACC/ASR and no defense's
+        gain = max(0.0, rows["No defense"]["ASR"] - row["ASR"]) - max(0.0, rows["No defense"]["ACC"] - row["ACC"])
+        assert row["DER %"] == pytest.approx(50 + gain / 2, abs=0.02)

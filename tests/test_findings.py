@@ -2,6 +2,7 @@
 one, and says where our ranking of the defenses differs from the paper's."""
 
 import pandas as pd
+import pytest
 
 from gssd_utils.experiments.findings import findings
 from gssd_utils.provenance import Provenance
@@ -89,3 +90,12 @@ def test_the_clean_control_paragraph_counts_flags_only_for_defenses_with_a_class
     text = findings(tmp_path)
     assert "GSSD flags a class in 1 of 2 runs" in text
     assert "kNN sets aside 50.00%" in text and "nan" not in text
+
+
+def test_der_is_half_for_no_change_and_one_for_a_free_removal_of_the_backdoor():
+    from gssd_utils.experiments.tables import defense_effectiveness
+
+    assert defense_effectiveness(0.8, 0.99, 0.8, 0.99) == 0.5
+    assert defense_effectiveness(0.8, 0.0, 0.8, 1.0) == 1.0
+    assert defense_effectiveness(0.7, 0.1, 0.8, 1.0) == pytest.approx(0.9)
+    assert defense_effectiveness(0.9, 1.0, 0.8, 0.9) == 0.5  # gains count for nothing, as in BackdoorBench

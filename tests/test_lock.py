@@ -1,10 +1,13 @@
-"""requirements.lock is the environment: every package pinned, in step with the direct pins, and installed as it says."""
+"""requirements.lock is the environment: every package pinned, in step with the direct pins, installed as it says."""
 
 import re
 import sys
-import tomllib
 from importlib import metadata
 from pathlib import Path
+
+import pytest
+
+tomllib = pytest.importorskip("tomllib")  # Python 3.11+, as the lock
 
 ROOT = Path(__file__).resolve().parents[1]
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)$")
@@ -29,7 +32,7 @@ def test_the_lock_pins_every_package_exactly():
     lock = _pins(ROOT / "requirements.lock")
     assert len(lock) > 100  # the transitive closure, not the dozen direct dependencies
     for name, version in _pins(ROOT / "constraints.txt").items():
-        assert lock.get(name) == version, f"constraints.txt pins {name}=={version}, the lock {lock.get(name)}: make lock"
+        assert lock.get(name) == version, f"constraints.txt: {name}=={version}, the lock: {lock.get(name)}; make lock"
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra]
     missing = {_name(r) for r in wanted} - set(lock) - {"gssd-utils"}
@@ -38,7 +41,7 @@ def test_the_lock_pins_every_package_exactly():
 
 def test_the_lock_names_the_python_it_was_resolved_for():
     header = re.search(r"pip-compile with Python (\d+\.\d+)", (ROOT / "requirements.lock").read_text())
-    assert header and header.group(1) == "%d.%d" % sys.version_info[:2]
+    assert header and header.group(1) == "{}.{}".format(*sys.version_info[:2])
 
 
 def test_the_environment_under_test_is_the_lock():

@@ -165,8 +165,19 @@ DEFENSE_NAMES = {"none": "No defense", "nad": "NAD*", "finetune": "Fine-tuning*"
                  "asd": "ASD*", "knn": "kNN", "energy": "Energy", "gssd": "GSSD"}
 
 
+def defense_effectiveness(acc: float, asr: float, acc_none: float, asr_none: float) -> float:
+    """BackdoorBench's DER in [0, 1]: (max(0, ΔASR) − max(0, ΔACC) + 1) / 2 against no defense, so 0.5 is a
+    defense that changes nothing and 1 one that removes the whole backdoor at no accuracy cost."""
+    return (max(0.0, asr_none - asr) - max(0.0, acc_none - acc) + 1) / 2
+
+
 def comparison_rows(run: AttackRun, defenses: Sequence[str]) -> list[dict]:
-    """Table 1 for one attack: every defense's ACC/ASR beside the paper's, what it set aside, and its cost."""
+    """Table 1 for one attack: every defense's ACC/ASR beside the paper's, what it set aside, and its cost.
+
+    Beside ACC/ASR, the field's measures: the share of the poisons set aside (TPR, the elimination rate), of the
+    clean samples set aside (FPR, the sacrifice rate) and DER against this run's no defense.
+    """
+    none = run.result("none").metrics
     rows = []
     for defense in defenses:
         result = run.result(defense)
@@ -177,8 +188,10 @@ def comparison_rows(run: AttackRun, defenses: Sequence[str]) -> list[dict]:
             "ACC": pct(result.metrics.acc), "ASR": pct(result.metrics.asr),
             "ACC - ASR": round(100 * (result.metrics.acc - result.metrics.asr), 2),
             "ACC paper": acc, "ASR paper": asr, "paper source": source or "—",
+            "DER %": pct(defense_effectiveness(result.metrics.acc, result.metrics.asr, none.acc, none.asr)),
             "set aside": ev.removed, "set-aside precision %": pct(ev.removed_precision),
-            "poisons caught %": pct(ev.removed_recall), "poisons trained on": ev.poisons_kept,
+            "poisons caught %": pct(ev.removed_recall), "clean set aside %": pct(1 - ev.clean_kept),
+            "poisons trained on": ev.poisons_kept,
             "compute (min)": round(result.compute_s / 60, 2), "from cache": result.cache,
         })
     best = max(range(len(rows)), key=lambda i: rows[i]["ACC - ASR"] if rows[i]["defense"] != "No defense" else -1e9)
@@ -208,10 +221,11 @@ def disagreements(committed: pd.DataFrame, built: pd.DataFrame) -> list[str]:
 VIEWS = {
     "comparison": (
         ("ACC and ASR, ours beside the paper's", ("attack", "defense", "ACC", "ASR", "ACC paper", "ASR paper",
-                                                  "ACC - ASR", "best ACC - ASR", "paper source")),
-        ("What each defense set aside (against the ground truth)", ("attack", "defense", "set aside",
-                                                                    "set-aside precision %", "poisons caught %",
-                                                                    "poisons trained on")),
+                                                  "ACC - ASR", "DER %", "best ACC - ASR", "paper source")),
+        ("What each defense set aside (against the ground truth): poisons caught is the TPR (elimination rate), "
+         "clean set aside the FPR (sacrifice rate)", ("attack", "defense", "set aside", "set-aside precision %",
+                                                     "poisons caught %", "clean set aside %",
+                                                     "poisons trained on")),
         ("What each defense cost on this machine", ("attack", "defense", "compute (min)", "from cache")),
     ),
     "gssd": (
