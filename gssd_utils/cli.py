@@ -16,12 +16,10 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from gssd_utils.failures import RunFailure
+
 BAD_INPUT, FAILED, INTERRUPTED = 2, 1, 130
 PROFILES = ("smoke", "quick", "paper", "paper-dryrun")  # checked against gssd_utils.profiles by the tests
-
-
-class RunFailure(RuntimeError):
-    """A failure while running (not the input's fault); the message says what was kept and what to do."""
 
 
 # ---- shared checks ----------------------------------------------------------------------------------------
@@ -306,9 +304,11 @@ def _cmd_book_progress(args: argparse.Namespace) -> None:
 
 
 def _cmd_defend(args: argparse.Namespace) -> None:
-    from gssd_utils.own_data import defend
+    from gssd_utils.defend_dataset import DefendRequest, defend_dataset
 
-    defend(args, _profile(args), _output_folder(args.out))
+    request = DefendRequest(args.defense, Path(args.data), args.clean and Path(args.clean),
+                            args.truth and Path(args.truth), args.target, args.train, tuple(args.set))
+    defend_dataset(request, _profile(args), _output_folder(args.out))
 
 
 # ---- the parser ---------------------------------------------------------------------------------------------

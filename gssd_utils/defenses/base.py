@@ -25,6 +25,7 @@ from gssd_utils.provenance import StageTime, measure
 if TYPE_CHECKING:
     from torch import nn
 
+    from gssd_utils.attacks import PoisonTruth
     from gssd_utils.training.config import TrainConfig
 
 
@@ -99,6 +100,16 @@ class Defense(ABC):
                 f"defense {self.name!r} needs a clean reserve and none was given. Fix: add x_clean and y_clean "
                 "arrays to the data npz, or pass --clean FILE.npz (gssd defend), or choose a defense that needs "
                 "no clean data")
+
+    def extra_outputs(self, outcome: DefenseOutcome) -> dict[str, dict[str, np.ndarray]]:
+        """Files beyond removed.npz and model.pt that ``gssd defend`` writes for this defense, as npz name ->
+        arrays: the intermediate results a user of this defense wants to inspect."""
+        return {}
+
+    def evaluate_against_truth(self, outcome: DefenseOutcome, truth: PoisonTruth, n: int) -> dict[str, Any]:
+        """This defense's own measures against the ground truth, beyond what it set aside (the experimenter's
+        side of ``gssd defend``; the defense itself never sees ``truth``)."""
+        return {}
 
     def stage(self, outcome_stages: dict[str, StageTime], name: str):
         """Record the cost of a ``with`` block as one of this defense's stages."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from gssd_utils.defenses.base import (
@@ -15,6 +17,9 @@ from gssd_utils.defenses.base import (
 from gssd_utils.gssd.config import GSSDConfig
 from gssd_utils.gssd.pipeline import DefenseResult, defend_features, retrain_and_finetune
 from gssd_utils.gssd.report import defense_report
+
+if TYPE_CHECKING:
+    from gssd_utils.attacks import PoisonTruth
 
 
 @register
@@ -43,6 +48,19 @@ class GSSD(Defense):
             removed=np.setdiff1d(np.arange(len(data.y_train)), split.clean_indices),
             relabeled=split.relabeled_indices, relabels=split.relabels, stages=result.stages,
             details=defense_report(result, data.y_train), state=result)
+
+    def extra_outputs(self, outcome: DefenseOutcome) -> dict[str, dict[str, np.ndarray]]:
+        split = outcome.state.split
+        return {"split.npz": {"clean_indices": split.clean_indices, "suspect_indices": split.suspect_indices,
+                              "uncertain_indices": split.uncertain_indices,
+                              "relabeled_indices": split.relabeled_indices, "relabels": split.relabels},
+                "scores.npz": {"sigma": split.scores, "log_ratio": split.log_ratio, "loglik": outcome.state.loglik}}
+
+    def evaluate_against_truth(self, outcome: DefenseOutcome, truth: PoisonTruth, n: int) -> dict[str, Any]:
+        from gssd_utils.evaluation import evaluate_split
+
+        state = outcome.state
+        return {"split_evaluation": evaluate_split(state.split, state.stats, truth, n).as_dict()}
 
     def cleanse(self, data: DefenseInput) -> DefenseOutcome:
         result = defend_features(data.x_train, data.y_train, data.num_classes, self.config, self.progress)

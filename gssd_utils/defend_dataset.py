@@ -1,4 +1,4 @@
-"""``gssd defend``: any registered defense on a user's own npz data set.
+"""``gssd defend``: any registered defense on a user's own npz data set, its outputs and report written to a folder.
 
 Everything the command will need is read and checked first — the data, the clean reserve, the truth file, the
 target, the settings, the output and cache folders, whether the defense can run on this data — so that bad input
@@ -9,9 +9,9 @@ own outputs and a ``report.json`` that records the error.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +20,10 @@ import numpy as np
 from gssd_utils.atomic_io import save_json, save_npz, save_torch
 from gssd_utils.attacks import PoisonTruth, load_truth
 from gssd_utils.cache import check_cache_root
-from gssd_utils.cli import RunFailure
 from gssd_utils.data import load_clean_reserve, load_npz_dataset
-from gssd_utils.defenses.base import DefenseInput, DefenseOutcome
+from gssd_utils.defenses.base import Defense, DefenseInput, DefenseOutcome
 from gssd_utils.defenses.registry import build_defense
-from gssd_utils.gssd.pipeline import DefenseResult
+from gssd_utils.failures import RunFailure
 from gssd_utils.profiles import Profile
 from gssd_utils.provenance import Provenance
 
@@ -33,28 +32,45 @@ class EvaluationFailed(RunFailure):
     """The defense ran and its outputs were written, but measuring it failed."""
 
 
-def _target(args: argparse.Namespace, truth: PoisonTruth | None, num_classes: int) -> int | None:
-    target = args.target if args.target is not None else (truth.target if truth and truth.target >= 0 else None)
+@dataclass(frozen=True)
+class DefendRequest:
+    """What the user asked for: ``defense`` on the npz ``data``, optionally with a clean reserve, the truth (for
+    the evaluation only), the target class, and ``train`` (train the final classifier, not only cleanse).
+    ``overrides`` are the ``--set`` settings, recorded in the report."""
+
+    defense: str
+    data: Path
+    clean: Path | None = None
+    truth: Path | None = None
+    target: int | None = None
+    train: bool = False
+    overrides: tuple[str, ...] = ()
+
+
+def _target(request: DefendRequest, truth: PoisonTruth | None, num_classes: int) -> int | None:
+    target = request.target if request.target is not None else (
+        truth.target if truth and truth.target >= 0 else None)
     if target is not None and not 0 <= target < num_classes:
         raise ValueError(f"--target {target} is not a class of the data (0..{num_classes - 1})")
     return target
 
 
-def defend(args: argparse.Namespace, profile: Profile, out: Path) -> None:
-    """Check everything, run ``args.defense``, write its outputs and report into ``out``."""
+def defend_dataset(request: DefendRequest, profile: Profile, out: Path) -> None:
+    """Check everything, run the requested defense, write its outputs and report into ``out``."""
     check_cache_root()
-    user = load_npz_dataset(args.data)
+    user = load_npz_dataset(request.data)
     data = user.data
-    clean = load_clean_reserve(args.clean, data) if args.clean else user.clean
-    truth, layout = (load_truth(args.truth, len(data.y_train), data.num_classes, "--truth")
-                     if args.truth else (None, None))
-    target = _target(args, truth, data.num_classes)
-    defense = build_defense(args.defense, profile.defense_config(args.defense), profile.classifier)
-    if not args.train and not defense.cleansing:
-        raise ValueError(f"defense {args.defense!r} trains a classifier by design. Fix: add --train")
+    clean = load_clean_reserve(request.clean, data) if request.clean else user.clean
+    truth, layout = (load_truth(request.truth, len(data.y_train), data.num_classes, "--truth")
+                     if request.truth else (None, None))
+    target = _target(request, truth, data.num_classes)
+    defense = build_defense(request.defense, profile.defense_config(request.defense), profile.classifier)
+    if not request.train and not defense.cleansing:
+        raise ValueError(f"defense {request.defense!r} trains a classifier by design. Fix: add --train")
     if clean and not defense.uses_clean_data:
-        if args.clean:
-            print(f"--clean: defense {args.defense!r} uses no clean data; the reserve is ignored", file=sys.stderr)
+        if request.clean:
+            print(f"--clean: defense {request.defense!r} uses no clean data; the reserve is ignored",
+                  file=sys.stderr)
         clean = None
     inputs = DefenseInput(data.x_train, data.y_train, data.num_classes, *(clean or (None, None)))
     defense.check(inputs)
@@ -62,13 +78,13 @@ def defend(args: argparse.Namespace, profile: Profile, out: Path) -> None:
         print(f"--truth: {len(truth.poison_indices)} poisons; original_labels {layout}", file=sys.stderr)
 
     provenance = Provenance(profile=profile.name, data=data.identity())
-    with provenance.timed(args.defense):
-        outcome = defense.run(inputs) if args.train else defense.cleanse(inputs)
-    report = _report(args, profile, provenance, outcome, clean, layout)
-    _write_outputs(out, args.defense, outcome)
+    with provenance.timed(request.defense):
+        outcome = defense.run(inputs) if request.train else defense.cleanse(inputs)
+    report = _report(request, profile, provenance, outcome, clean, layout)
+    _write_outputs(out, defense, outcome)
     failure = None
     try:
-        report.update(_evaluate(outcome, truth, user.x_test_triggered, data, target, args.train))
+        report.update(_evaluate(defense, outcome, truth, user.x_test_triggered, data, target, request.train))
     except Exception as exc:  # measuring failed: the defense's outputs stay, the report says why
         failure = f"{type(exc).__name__}: {exc}"
         report["evaluation_error"] = failure
@@ -85,10 +101,11 @@ def _headline(report: dict) -> tuple[str, ...]:
     return tuple(k for k in ("flagged_classes", "acc", "asr", "evaluation_error") if k in report)
 
 
-def _report(args: argparse.Namespace, profile: Profile, provenance: Provenance, outcome: DefenseOutcome,
+def _report(request: DefendRequest, profile: Profile, provenance: Provenance, outcome: DefenseOutcome,
             clean: tuple | None, layout: str | None) -> dict[str, Any]:
     report: dict[str, Any] = {
-        "defense": args.defense, "trained": args.train, "settings": profile.describe(), "overrides": args.set,
+        "defense": request.defense, "trained": request.train, "settings": profile.describe(),
+        "overrides": list(request.overrides),
         "removed": len(outcome.removed), "relabeled": len(outcome.relabeled),
         "clean_reserve": 0 if clean is None else len(clean[1]),
         "stages": {name: stage.as_dict() for name, stage in outcome.stages.items()},
@@ -99,25 +116,19 @@ def _report(args: argparse.Namespace, profile: Profile, provenance: Provenance, 
     return report
 
 
-def _write_outputs(out: Path, defense: str, outcome: DefenseOutcome) -> None:
+def _write_outputs(out: Path, defense: Defense, outcome: DefenseOutcome) -> None:
     save_npz(out / "removed.npz", {"removed_indices": outcome.removed, "relabeled_indices": outcome.relabeled,
                                    "relabels": outcome.relabels})
-    if defense == "gssd":
-        split = outcome.state.split
-        save_npz(out / "split.npz", {
-            "clean_indices": split.clean_indices, "suspect_indices": split.suspect_indices,
-            "uncertain_indices": split.uncertain_indices, "relabeled_indices": split.relabeled_indices,
-            "relabels": split.relabels})
-        save_npz(out / "scores.npz", {"sigma": split.scores, "log_ratio": split.log_ratio,
-                                      "loglik": outcome.state.loglik})
+    for name, arrays in defense.extra_outputs(outcome).items():
+        save_npz(out / name, arrays)
     if outcome.model is not None:
         save_torch(out / "model.pt", {k: v.cpu() for k, v in outcome.model.state_dict().items()})
 
 
-def _evaluate(outcome: DefenseOutcome, truth: PoisonTruth | None, triggered: np.ndarray | None, data: Any,
-              target: int | None, trained: bool) -> dict[str, Any]:
+def _evaluate(defense: Defense, outcome: DefenseOutcome, truth: PoisonTruth | None, triggered: np.ndarray | None,
+              data: Any, target: int | None, trained: bool) -> dict[str, Any]:
     """ACC/ASR of the trained model, and what the defense set aside against the truth (experimenter's side)."""
-    from gssd_utils.evaluation import evaluate_removal, evaluate_split
+    from gssd_utils.evaluation import evaluate_removal
     from gssd_utils.training.metrics import predict
 
     found: dict[str, Any] = {}
@@ -125,9 +136,7 @@ def _evaluate(outcome: DefenseOutcome, truth: PoisonTruth | None, triggered: np.
     if truth is not None:
         found["evaluation"] = evaluate_removal(outcome.removed, outcome.relabeled, outcome.relabels, truth,
                                                n).as_dict()
-        if isinstance(outcome.state, DefenseResult):  # GSSD: its detection and split as well
-            state = outcome.state
-            found["split_evaluation"] = evaluate_split(state.split, state.stats, truth, n).as_dict()
+        found.update(defense.evaluate_against_truth(outcome, truth, n))
     if trained:
         found["acc"] = float(np.mean(predict(outcome.model, data.x_test) == data.y_test))
         if triggered is not None and target is not None:
