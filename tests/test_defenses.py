@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -70,6 +71,20 @@ def test_nad_attention_map_and_loss_by_hand():
     difference = ((expected - torch.tensor([[0.0, 1.0]])) ** 2).mean()
     loss = attention_loss([activation, activation], [other, activation], betas=[500.0, 1000.0])
     assert loss.item() == pytest.approx(500.0 * difference.item(), rel=1e-6)  # the identical pair adds nothing
+
+
+def test_nad_betas_keep_the_authors_weight_per_position_on_any_network():
+    from gssd_utils.defenses.configs import NadConfig
+    from gssd_utils.defenses.nad import adapted_betas, map_positions
+    from gssd_utils.models import build_model
+
+    config = NadConfig()
+    assert adapted_betas(config, (1024, 256, 64)) == (500.0, 1000.0, 1000.0)  # the authors' WRN-16-1 maps
+    assert adapted_betas(config, (256, 64, 16)) == (125.0, 250.0, 250.0)  # ResNet-18's: a quarter
+    assert adapted_betas(replace(config, scale_betas=False), (256, 64, 16)) == (500.0, 1000.0, 1000.0)
+    image = np.zeros((32, 32, 3), dtype=np.uint8)  # the data sets' layout, HWC
+    assert map_positions(build_model("resnet18", 10, 8), image, 3) == (256, 64, 16)
+    assert map_positions(build_model("airnet", 10, 8), image, 3) == (225, 49, 9)  # quick: 15x15, 7x7, 3x3
 
 
 def test_abl_isolates_mostly_poisons_when_they_are_learned_first():

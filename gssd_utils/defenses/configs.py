@@ -52,8 +52,12 @@ class NadConfig:
     batch_size: int = 64
     momentum: float = 0.9
     weight_decay: float = 1e-4
-    betas: tuple[float, ...] = (500.0, 1000.0, 1000.0)  # attention loss weights of the last three stages
+    betas: tuple[float, ...] = (500.0, 1000.0, 1000.0)  # the authors' attention loss weights, last three stages
     power: float = 2.0  # attention map: mean over channels of |activation|^power
+    # the positions of the authors' three attention maps (WRN-16-1 on 32x32 CIFAR-10: 32x32, 16x16, 8x8); with
+    # ``scale_betas`` each beta is multiplied by (our map's positions) / (theirs), see ``nad.adapted_betas``
+    reference_positions: tuple[int, ...] = (1024, 256, 64)
+    scale_betas: bool = True
 
     def __post_init__(self) -> None:
         _check("nad", "epochs", self.epochs, 1, 10_000)
@@ -61,6 +65,8 @@ class NadConfig:
         _check("nad", "lr", self.lr, 1e-8, 10.0)
         if len(self.betas) != 3 or min(self.betas) < 0:
             raise ValueError(f"nad.betas={self.betas} must be three non-negative weights (the last three stages)")
+        if len(self.reference_positions) != 3 or min(self.reference_positions) < 1:
+            raise ValueError(f"nad.reference_positions={self.reference_positions} must be three positive counts")
 
     @property
     def distills(self) -> bool:

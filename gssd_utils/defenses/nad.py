@@ -6,6 +6,14 @@ three stages, beta_k times the mean squared difference between the student's and
 attention map is the mean over channels of |activation|^p, flattened and L2-normalised per sample, so it says where
 a stage looks, not how strongly. The backdoored model is the profile's no-defense classifier, from its cache.
 
+Adapted, not tuned: the authors set beta = (500, 1000, 1000) for WRN-16-1, whose last three groups give 32x32,
+16x16 and 8x8 maps. The attention term is a mean over a map's positions of the squared difference of two unit
+vectors, so for the same disagreement between student and teacher it weighs 1 / (positions): on a network with
+smaller maps the authors' numbers weigh more than they did for them (4.6-7.1 times on the quick profile's 15x15,
+7x7, 3x3 maps, 4 times on ResNet-18's 16x16, 8x8, 4x4). Each beta is therefore multiplied by our map's positions
+over the authors', which keeps beta / positions, the weight on the squared distance between the two unit maps,
+at the authors' value for every network and image size (``scale_betas=False`` keeps their raw numbers).
+
 Registered twice: ``nad``, and ``finetune`` (all betas zero, no teacher): plain fine-tuning on the same reserve for
 the same epochs, the row that shows whether the distillation adds anything.
 """
@@ -16,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, replace
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -23,6 +32,7 @@ from gssd_utils.cache import config_key
 from gssd_utils.defenses.base import Defense, DefenseInput, DefenseOutcome, register
 from gssd_utils.defenses.configs import FineTuneConfig, NadConfig
 from gssd_utils.defenses.none import backdoored_model
+from gssd_utils.training.augment import to_float
 from gssd_utils.training.classifier import Objective, cached_classifier
 from gssd_utils.training.config import TrainConfig
 
@@ -53,10 +63,30 @@ def stage_outputs(model: nn.Module, count: int) -> Iterator[list[torch.Tensor]]:
             hook.remove()
 
 
-def distillation(teacher: nn.Module, config: NadConfig, label_smoothing: float) -> Objective:
+@torch.no_grad()
+def map_positions(model: nn.Module, image: np.ndarray, count: int) -> tuple[int, ...]:
+    """The number of positions (H x W) of the attention maps of the model's last ``count`` stages, for one image."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    with stage_outputs(model, count) as outputs:
+        model(to_float(torch.from_numpy(np.ascontiguousarray(image[None]))).to(device))
+    model.train(was_training)
+    return tuple(int(out.shape[-2] * out.shape[-1]) for out in outputs)
+
+
+def adapted_betas(config: NadConfig, positions: Sequence[int]) -> tuple[float, ...]:
+    """The authors' betas carried over to maps of ``positions`` positions (the module docstring's rule)."""
+    if not config.scale_betas:
+        return tuple(config.betas)
+    return tuple(beta * ours / theirs for beta, ours, theirs in zip(config.betas, positions,
+                                                                     config.reference_positions, strict=True))
+
+
+def distillation(teacher: nn.Module, config: NadConfig, betas: Sequence[float], label_smoothing: float) -> Objective:
     """The student's objective: cross-entropy plus the attention loss against the (frozen, eval-mode) teacher."""
     teacher.eval()
-    count = len(config.betas)
+    count = len(betas)
 
     def objective(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor):
         with stage_outputs(model, count) as student_maps:
@@ -64,7 +94,7 @@ def distillation(teacher: nn.Module, config: NadConfig, label_smoothing: float) 
         with torch.no_grad(), stage_outputs(teacher, count) as teacher_maps:
             teacher(inputs)
         ce = nn.functional.cross_entropy(logits.float(), labels, label_smoothing=label_smoothing)
-        return ce + attention_loss(student_maps, teacher_maps, config.betas, config.power), logits
+        return ce + attention_loss(student_maps, teacher_maps, betas, config.power), logits
 
     return objective
 
@@ -89,20 +119,23 @@ class Nad(Defense):
             backdoored = backdoored_model(data, self.recipe, self.progress)
         base = (data.train_key(), data.clean_key(), asdict(self.recipe))
         objective = None
+        outcome.details = {"clean_reserve": len(data.y_clean), "distilled": self.config.distills}
         if self.config.distills:
             teacher_recipe = phase_recipe(self.recipe, self.config, self.config.teacher_epochs)
             with self.stage(outcome.stages, "teacher"):
                 teacher = cached_classifier(data.x_clean, data.y_clean, data.num_classes, teacher_recipe,
                                             config_key(*base, "nad teacher", asdict(teacher_recipe)),
                                             init=backdoored, progress=self.progress)
-            objective = distillation(teacher, self.config, self.recipe.label_smoothing)
+            positions = map_positions(backdoored, data.x_clean[0], len(self.config.betas))
+            betas = adapted_betas(self.config, positions)
+            outcome.details.update(map_positions=list(positions), betas=[round(b, 3) for b in betas])
+            objective = distillation(teacher, self.config, betas, self.recipe.label_smoothing)
         student_recipe = phase_recipe(self.recipe, self.config, self.config.epochs)
         with self.stage(outcome.stages, "student" if self.config.distills else "fine-tune"):
             outcome.model = cached_classifier(
                 data.x_clean, data.y_clean, data.num_classes, student_recipe,
                 config_key(*base, self.name, asdict(self.config), asdict(student_recipe)), init=backdoored,
                 progress=self.progress, objective=objective)
-        outcome.details = {"clean_reserve": len(data.y_clean), "distilled": self.config.distills}
         return outcome
 
 
