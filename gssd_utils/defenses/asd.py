@@ -27,7 +27,7 @@ from gssd_utils.cache import cache_path, config_key
 from gssd_utils.defenses.base import Defense, DefenseInput, DefenseOutcome, register
 from gssd_utils.defenses.configs import AsdConfig
 from gssd_utils.defenses.dbd import lowest_loss
-from gssd_utils.models import build_model
+from gssd_utils.models import build_model, init_from_images
 from gssd_utils.training.augment import random_crop_flip, to_float
 from gssd_utils.training.checkpoint import epoch_generator
 from gssd_utils.training.config import TrainConfig
@@ -113,8 +113,7 @@ class Asd(Defense):
         outcome = DefenseOutcome(model=None)
         torch.manual_seed(recipe.seed)
         model = build_model(recipe.arch, data.num_classes, recipe.width)
-        if hasattr(model, "init_whitening"):
-            model.init_whitening(to_float(torch.from_numpy(np.ascontiguousarray(data.x_train[:5000]))))
+        init_from_images(model, data.x_train)
         model.tta = recipe.tta
         key = config_key(data.train_key(), data.clean_key(), "asd", asdict(c), asdict(recipe))
         with self.stage(outcome.stages, "mixmatch"):

@@ -35,7 +35,7 @@ from gssd_utils.evaluation import (
     measure,
 )
 from gssd_utils.gssd.pipeline import DefenseResult, class_flows, defend_features, simclr_features, simclr_stage
-from gssd_utils.gssd.simclr import SimCLRModel
+from gssd_utils.gssd.simclr import SimCLRModel, standardize
 from gssd_utils.profiles import Profile
 from gssd_utils.provenance import CACHED, StageTime, charge
 from gssd_utils.provenance import measure as measure_stage
@@ -230,8 +230,7 @@ class AttackRun:
 
     def features(self, images: np.ndarray, name: str) -> np.ndarray:
         """Features standardized with the training set's statistics, comparable with ``gssd().features``."""
-        train = self.raw_features(self.x_train, "train")
-        return (self.raw_features(images, name) - train.mean(0)) / (train.std(0) + 1e-6)
+        return standardize(self.raw_features(self.x_train, "train"), self.raw_features(images, name))[1]
 
     def flows(self) -> list:
         return class_flows(self.gssd(), self.profile.gssd())

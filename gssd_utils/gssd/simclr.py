@@ -14,7 +14,7 @@ from lightly.loss import NTXentLoss
 from lightly.models.modules import SimCLRProjectionHead
 from torch import nn
 
-from gssd_utils.models import build_model
+from gssd_utils.models import build_model, init_from_images
 from gssd_utils.provenance import default_device
 from gssd_utils.training.augment import to_float
 from gssd_utils.training.checkpoint import EpochCheckpoint, run_epochs
@@ -43,8 +43,7 @@ def train_simclr(images: np.ndarray, config: SimCLRConfig, checkpoint=None, devi
     device = device or default_device()
     torch.manual_seed(config.seed)
     model = SimCLRModel(config)
-    if hasattr(model.backbone, "init_whitening"):  # AirNet: its first layer whitens the images' patches
-        model.backbone.init_whitening(to_float(torch.from_numpy(np.ascontiguousarray(images[:5000]))))
+    init_from_images(model.backbone, images)
     model = model.to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     criterion = NTXentLoss(temperature=config.temperature)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import torch
 from torch import nn
 
 from gssd_utils.models.airnet import AirNet
@@ -10,7 +12,8 @@ from gssd_utils.models.small_cnn import SmallCNN
 
 ARCHITECTURES = {"resnet18": CifarResNet18, "airnet": AirNet, "small_cnn": SmallCNN}
 
-__all__ = ["ARCHITECTURES", "AirNet", "CifarResNet18", "SmallCNN", "build_model"]
+__all__ = ["ARCHITECTURES", "AirNet", "CifarResNet18", "SmallCNN", "build_model", "init_from_images"]
+WHITENING_IMAGES = 5000  # the images a data-dependent first layer is initialised from (airbench's count)
 
 
 def build_model(arch: str, num_classes: int, width: int) -> nn.Module:
@@ -19,3 +22,12 @@ def build_model(arch: str, num_classes: int, width: int) -> nn.Module:
     except KeyError:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}") from None
     return cls(num_classes=num_classes, width=width)
+
+
+def init_from_images(model: nn.Module, images: np.ndarray) -> None:
+    """Initialise a network's data-dependent first layer (AirNet whitens the images' patches) from the first
+    ``WHITENING_IMAGES`` training images; other networks have none and are left as built."""
+    if hasattr(model, "init_whitening"):
+        from gssd_utils.training.augment import to_float
+
+        model.init_whitening(to_float(torch.from_numpy(np.ascontiguousarray(images[:WHITENING_IMAGES]))))

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from gssd_utils.cache import cache_path
-from gssd_utils.models import build_model
+from gssd_utils.models import build_model, init_from_images
 from gssd_utils.provenance import default_device
 from gssd_utils.training.augment import random_crop_flip, to_float
 from gssd_utils.training.checkpoint import EpochCheckpoint, run_epochs
@@ -130,8 +130,8 @@ def train_classifier(
     model = build_model(config.arch, num_classes, config.width)
     if init_state is not None:
         model.load_state_dict(init_state)
-    elif hasattr(model, "init_whitening"):
-        model.init_whitening(to_float(torch.from_numpy(np.ascontiguousarray(images[:5000]))))
+    else:
+        init_from_images(model, images)
     model = model.to(device, memory_format=torch.channels_last)
     model.tta = config.tta
     optimizer = _optimizer(model, config)
