@@ -8,7 +8,6 @@ may read it, the defense never does. Saved runs keep it in a separate file for t
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -16,9 +15,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from gssd_utils.atomic_io import load_npz, save_json, save_npz
+from gssd_utils.atomic_io import save_json, save_npz
 from gssd_utils.attacks.base import Attack, build_attack, get_attack_class, seeded_rng
 from gssd_utils.data.dataset import ImageDataset
+from gssd_utils.data.npz_dataset import read_arrays
 
 RATE_BASES = ("all", "non_target")
 
@@ -208,19 +208,7 @@ def load_truth(path: str | Path, n_train: int | None = None, num_classes: int | 
     and label is checked against the training set, so a bad file fails before any work, naming ``what``.
     """
     where = f"{what} {path}"
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{where}: no such file. Fix: pass the truth.npz written by 'gssd poison'")
-    if not zipfile.is_zipfile(path):
-        raise ValueError(f"{where}: not an .npz archive. Fix: save it with np.savez(path, poison_indices=...)")
-    try:
-        arrays = load_npz(path)
-    except ValueError as exc:
-        raise ValueError(f"{where}: holds object arrays, which would need unpickling ({exc}). Fix: save plain "
-                         "integer arrays with np.savez") from exc
-    except Exception as exc:
-        raise ValueError(f"{where}: not a readable .npz ({type(exc).__name__}: {exc}). Fix: re-create it with "
-                         "np.savez") from exc
+    arrays = read_arrays(path, what)
     unknown = sorted(set(arrays) - set(TRUTH_KEYS))
     if unknown or "poison_indices" not in arrays:
         raise ValueError(f"{where}: expects {', '.join(TRUTH_KEYS)} (poison_indices required); found "
