@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gssd_utils.attacks.base import Attack, check_range, four_corner_grid, register, seeded_rng, to_uint8
+from gssd_utils.attacks.base import Attack, four_corner_grid, register, seeded_rng, to_uint8
+from gssd_utils.validation import check_range
 
 
 def _require_32x32(attack: str, image_shape: tuple[int, int, int]) -> None:

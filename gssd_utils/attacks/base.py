@@ -103,14 +103,6 @@ def build_attack(
     return get_attack_class(name)(make_config(name, params), image_shape, seed)
 
 
-def check_range(attack: str, param: str, value: float, low: float, high: float, inclusive: bool = True) -> None:
-    """Raise a ValueError naming the attack, the parameter and its valid range."""
-    ok = low <= value <= high if inclusive else low < value < high
-    if not ok:
-        bounds = f"[{low}, {high}]" if inclusive else f"({low}, {high})"
-        raise ValueError(f"{attack}: {param}={value} is out of range; it must lie in {bounds}")
-
-
 def to_uint8(images: np.ndarray) -> np.ndarray:
     """Round and clip to uint8: one convention for every attack (the reference recommends it)."""
     return np.clip(np.rint(images), 0, 255).astype(np.uint8)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gssd_utils.attacks.base import Attack, check_range, register, seeded_rng, to_uint8
+from gssd_utils.attacks.base import Attack, register, seeded_rng, to_uint8
+from gssd_utils.validation import check_range
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gssd_utils.attacks.base import Attack, check_range, register, to_uint8
+from gssd_utils.attacks.base import Attack, register, to_uint8
+from gssd_utils.validation import check_range
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gssd_utils.attacks.base import Attack, check_range, register, seeded_rng, to_uint8
+from gssd_utils.attacks.base import Attack, register, seeded_rng, to_uint8
 from gssd_utils.cache import array_digest, cache_path, config_key
+from gssd_utils.validation import check_range
 
 if TYPE_CHECKING:  # torch is imported where it is used, so that listing the attacks stays fast
     import torch

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gssd_utils.attacks.base import Attack, check_range, four_corner_grid, register, to_uint8
+from gssd_utils.attacks.base import Attack, four_corner_grid, register, to_uint8
 from gssd_utils.cache import array_digest, cache_path, config_key
 from gssd_utils.training.config import ARCHITECTURES, TrainConfig
+from gssd_utils.validation import check_range
 
 if TYPE_CHECKING:  # torch is imported where it is used, so that listing the attacks stays fast
     import torch

@@ -12,11 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gssd_utils.training.config import MixMatchConfig, SimCLRConfig
-
-
-def _check(defense: str, name: str, value: float, low: float, high: float) -> None:
-    if not low <= value <= high:
-        raise ValueError(f"{defense}.{name}={value} is out of range; it must lie in [{low}, {high}]")
+from gssd_utils.validation import check_range
 
 
 @dataclass(frozen=True)
@@ -37,7 +33,7 @@ class KnnEnergyConfig:
             raise ValueError(f"knn.k={self.k} must be at least 1")
         if not self.temperature > 0:
             raise ValueError(f"energy.temperature={self.temperature} must be positive")
-        _check("knn", "relabel_percentile", self.relabel_percentile, 0.0, 100.0)
+        check_range("knn", "relabel_percentile", self.relabel_percentile, 0.0, 100.0)
 
 
 @dataclass(frozen=True)
@@ -60,9 +56,9 @@ class NadConfig:
     scale_betas: bool = True
 
     def __post_init__(self) -> None:
-        _check("nad", "epochs", self.epochs, 1, 10_000)
-        _check("nad", "teacher_epochs", self.teacher_epochs, 0, 10_000)
-        _check("nad", "lr", self.lr, 1e-8, 10.0)
+        check_range("nad", "epochs", self.epochs, 1, 10_000)
+        check_range("nad", "teacher_epochs", self.teacher_epochs, 0, 10_000)
+        check_range("nad", "lr", self.lr, 1e-8, 10.0)
         if len(self.betas) != 3 or min(self.betas) < 0:
             raise ValueError(f"nad.betas={self.betas} must be three non-negative weights (the last three stages)")
         if len(self.reference_positions) != 3 or min(self.reference_positions) < 1:
@@ -99,10 +95,10 @@ class AblConfig:
     weight_decay: float = 1e-4
 
     def __post_init__(self) -> None:
-        _check("abl", "isolation_epochs", self.isolation_epochs, 1, 10_000)
-        _check("abl", "gamma", self.gamma, 0.0, 10.0)
-        _check("abl", "isolation_ratio", self.isolation_ratio, 1e-6, 0.5)
-        _check("abl", "unlearning_epochs", self.unlearning_epochs, 0, 10_000)
+        check_range("abl", "isolation_epochs", self.isolation_epochs, 1, 10_000)
+        check_range("abl", "gamma", self.gamma, 0.0, 10.0)
+        check_range("abl", "isolation_ratio", self.isolation_ratio, 1e-6, 0.5)
+        check_range("abl", "unlearning_epochs", self.unlearning_epochs, 0, 10_000)
 
 
 @dataclass(frozen=True)
@@ -119,7 +115,7 @@ class DbdConfig:
     mixmatch: MixMatchConfig = field(default_factory=MixMatchConfig)
 
     def __post_init__(self) -> None:
-        _check("dbd", "labelled_share", self.labelled_share, 0.01, 0.99)
+        check_range("dbd", "labelled_share", self.labelled_share, 0.01, 0.99)
 
 
 @dataclass(frozen=True)
@@ -139,8 +135,8 @@ class AsdConfig:
     mixmatch: MixMatchConfig = field(default_factory=lambda: MixMatchConfig(epochs=120))
 
     def __post_init__(self) -> None:
-        _check("asd", "seeds_per_class", self.seeds_per_class, 1, 100_000)
-        _check("asd", "pool_share", self.pool_share, 0.01, 0.99)
+        check_range("asd", "seeds_per_class", self.seeds_per_class, 1, 100_000)
+        check_range("asd", "pool_share", self.pool_share, 0.01, 0.99)
         if not 0 < self.class_aware_until <= self.meta_from <= 1:
             raise ValueError("asd: need 0 < class_aware_until <= meta_from <= 1 (fractions of the epochs)")
 
