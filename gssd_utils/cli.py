@@ -306,8 +306,8 @@ def _cmd_book_progress(args: argparse.Namespace) -> None:
 def _cmd_defend(args: argparse.Namespace) -> None:
     from gssd_utils.defend_dataset import DefendRequest, defend_dataset
 
-    request = DefendRequest(args.defense, Path(args.data), args.clean and Path(args.clean),
-                            args.truth and Path(args.truth), args.target, args.train, tuple(args.set))
+    request = DefendRequest(args.defense, Path(args.data), Path(args.clean) if args.clean else None,
+                            Path(args.truth) if args.truth else None, args.target, args.train, tuple(args.set))
     defend_dataset(request, _profile(args), _output_folder(args.out))
 
 

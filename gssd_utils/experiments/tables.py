@@ -175,9 +175,10 @@ def comparison_rows(run: AttackRun, defenses: Sequence[str]) -> list[dict]:
     """Table 1 for one attack: every defense's ACC/ASR beside the paper's, what it set aside, and its cost.
 
     Beside ACC/ASR, the field's measures: the share of the poisons set aside (TPR, the elimination rate), of the
-    clean samples set aside (FPR, the sacrifice rate) and DER against this run's no defense.
+    clean samples set aside (FPR, the sacrifice rate) and DER against this run's no defense (when the table has
+    that row: DER never trains a model of its own).
     """
-    none = run.result("none").metrics
+    none = run.result("none").metrics if "none" in defenses else None
     rows = []
     for defense in defenses:
         result = run.result(defense)
@@ -188,7 +189,8 @@ def comparison_rows(run: AttackRun, defenses: Sequence[str]) -> list[dict]:
             "ACC": pct(result.metrics.acc), "ASR": pct(result.metrics.asr),
             "ACC - ASR": round(100 * (result.metrics.acc - result.metrics.asr), 2),
             "ACC paper": acc, "ASR paper": asr, "paper source": source or "—",
-            "DER %": pct(defense_effectiveness(result.metrics.acc, result.metrics.asr, none.acc, none.asr)),
+            "DER %": None if none is None else pct(defense_effectiveness(result.metrics.acc, result.metrics.asr,
+                                                                          none.acc, none.asr)),
             "set aside": ev.removed, "set-aside precision %": pct(ev.removed_precision),
             "poisons caught %": pct(ev.removed_recall), "clean set aside %": pct(1 - ev.clean_kept),
             "poisons trained on": ev.poisons_kept,

@@ -9,6 +9,7 @@ from torch import nn
 from gssd_utils.models.airnet import AirNet
 from gssd_utils.models.resnet import CifarResNet18
 from gssd_utils.models.small_cnn import SmallCNN
+from gssd_utils.training.augment import to_float
 
 ARCHITECTURES = {"resnet18": CifarResNet18, "airnet": AirNet, "small_cnn": SmallCNN}
 
@@ -28,6 +29,4 @@ def init_from_images(model: nn.Module, images: np.ndarray) -> None:
     """Initialise a network's data-dependent first layer (AirNet whitens the images' patches) from the first
     ``WHITENING_IMAGES`` training images; other networks have none and are left as built."""
     if hasattr(model, "init_whitening"):
-        from gssd_utils.training.augment import to_float
-
         model.init_whitening(to_float(torch.from_numpy(np.ascontiguousarray(images[:WHITENING_IMAGES]))))
