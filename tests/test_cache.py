@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 import warnings
@@ -100,3 +101,14 @@ def test_a_result_is_dirty_only_when_tracked_sources_differ(tmp_path, monkeypatc
     assert not provenance.git_commit().endswith("-dirty")
     (tmp_path / "gssd_utils" / "x.py").write_text("a = 2\n")
     assert provenance.git_commit().endswith("-dirty")
+
+
+def test_a_stage_read_back_from_its_record_reports_the_figure_it_was_computed_with(monkeypatch):
+    # 6.8504 s shown at one decimal is 6.9, but stored at two (6.85) and shown again it reads 6.8: the stage
+    # keeps the stored precision from the start, so both readings agree
+    clock = iter([100.0, 106.8504])
+    monkeypatch.setattr(provenance.time, "perf_counter", lambda: next(clock))
+    with measure() as stage:
+        pass
+    stored = json.loads(json.dumps(stage.as_dict()))
+    assert round(stored["compute_s"], 1) == round(stage.compute_s, 1)
