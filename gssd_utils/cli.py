@@ -81,8 +81,10 @@ def _cmd_defenses(_: argparse.Namespace) -> None:
     from gssd_utils.defenses.registry import DEFENSES
 
     for name, cls in DEFENSES.items():
-        clean = " (needs clean data)" if cls.uses_clean_data else ""
-        print(f"{name:9s} {cls.summary}{clean}")
+        traits = [t for t, has in (("needs clean data", cls.uses_clean_data), ("sets samples aside", cls.sets_aside),
+                                   (f"starts from {', '.join(cls.reuses)}'s models", cls.reuses)) if has]
+        notes = f" ({'; '.join(traits)})" if traits else ""
+        print(f"{name:9s} {cls.display:13s} {cls.summary}{notes}")
 
 
 def _cmd_poison(args: argparse.Namespace) -> None:

@@ -136,7 +136,9 @@ def _evaluate(defense: Defense, outcome: DefenseOutcome, truth: PoisonTruth | No
     if truth is not None:
         found["evaluation"] = evaluate_removal(outcome.removed, outcome.relabeled, outcome.relabels, truth,
                                                n).as_dict()
-        found.update(defense.evaluate_against_truth(outcome, truth, n))
+        split = defense.evaluate_split(outcome, truth, n)
+        if split is not None:
+            found["split_evaluation"] = split.as_dict()
     if trained:
         found["acc"] = float(np.mean(predict(outcome.model, data.x_test) == data.y_test))
         if triggered is not None and target is not None:

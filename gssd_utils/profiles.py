@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gssd_utils.attacks import PoisonConfig
-from gssd_utils.defenses.configs import DEFENSE_CONFIGS, default_defense_configs
+from gssd_utils.defenses.configs import AblConfig, AsdConfig, DbdConfig, FineTuneConfig, NadConfig
 from gssd_utils.gssd.config import FlowConfig, GSSDConfig
 from gssd_utils.gssd.detection import DetectionConfig
 from gssd_utils.gssd.splitting import SplitConfig
@@ -33,8 +33,6 @@ if TYPE_CHECKING:
 PROFILE_NAMES = ("smoke", "quick", "paper", "paper-dryrun")
 # Table 1's rows in the paper's order, the fine-tune-only row beside NAD; the book's tables and gssd compare use them
 TABLE1_DEFENSES = ("none", "nad", "finetune", "abl", "dbd", "asd", "knn", "energy", "gssd")
-# the clean-data control's defenses: every one that chooses what to train on (NAD and fine-tuning set nothing aside)
-CONTROL_DEFENSES = ("gssd", "knn", "energy", "abl", "dbd", "asd")
 
 
 @dataclass(frozen=True)
@@ -50,7 +48,8 @@ class Profile:
     split: SplitConfig = field(default_factory=SplitConfig)
     finetune_epochs: int = 2  # official code: 2 epochs of SGD at lr 1e-4 on the relabeled suspects
     finetune_lr: float = 1e-4
-    defenses: Mapping[str, Any] = field(default_factory=dict)  # the baselines' settings at this scale
+    # the defenses' settings at this scale, where they differ from their defaults (``Defense.default_config``)
+    defenses: Mapping[str, Any] = field(default_factory=dict)
     # share of the training set kept clean, before poisoning, for NAD and ASD (NAD's authors use 5%); every defense
     # trains without it, so all of them see the same training set
     clean_reserve: float = 0.05
@@ -89,12 +88,13 @@ class Profile:
                           split=self.split, finetune_epochs=self.finetune_epochs, finetune_lr=self.finetune_lr)
 
     def defense_config(self, name: str) -> Any:
-        """The settings of defense ``name`` at this profile (GSSD's from the fields above)."""
-        if name == "gssd":
-            return self.gssd()
-        if name not in DEFENSE_CONFIGS:
-            raise ValueError(f"unknown defense {name!r}; valid choices: gssd, {', '.join(DEFENSE_CONFIGS)}")
-        return self.defenses.get(name) or default_defense_configs(self.simclr)[name]
+        """The settings of defense ``name`` at this profile: its entry in ``defenses``, else its class's default
+        at this profile (which imports the defense registry, and with it torch)."""
+        if name in self.defenses:
+            return self.defenses[name]
+        from gssd_utils.defenses.registry import get_defense_class
+
+        return get_defense_class(name).default_config(self)
 
     def with_train_seed(self, train_seed: int) -> Profile:
         """Every model trained at this profile seeded ``train_seed`` further on; 0 leaves the profile as it is."""
@@ -137,14 +137,19 @@ def _reseed(config: Any, shift: int, before: SimCLRConfig, after: SimCLRConfig) 
     return _follow_simclr(replace(config, **changes), before, after)
 
 
-def _cpu_defenses(simclr: SimCLRConfig, **scaled: Mapping[str, Any]) -> dict[str, Any]:
-    """The baselines' settings: their authors' CIFAR-10 defaults with the named fields scaled to the profile.
+def _scaled_defenses(simclr: SimCLRConfig, nad: Mapping[str, Any] | None = None,
+                     finetune: Mapping[str, Any] | None = None, abl: Mapping[str, Any] | None = None,
+                     dbd: Mapping[str, Any] | None = None, asd: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The baselines whose authors' CIFAR-10 defaults a profile scales: those defaults with the given fields changed
+    (DBD on the profile's SimCLR recipe, as its ``default_config``); the others keep their defaults.
 
     DBD and ASD fix 1,024 MixMatch iterations per epoch whatever the data size; the CPU profiles make an epoch one
     pass over the training set (``iterations=None``) and scale the number of epochs instead.
     """
-    configs = default_defense_configs(simclr)
-    return {name: replace(config, **scaled.get(name, {})) for name, config in configs.items()}
+    defaults = {"nad": NadConfig(), "finetune": FineTuneConfig(), "abl": AblConfig(), "dbd": DbdConfig(simclr=simclr),
+                "asd": AsdConfig()}
+    given = {"nad": nad, "finetune": finetune, "abl": abl, "dbd": dbd, "asd": asd}
+    return {name: replace(defaults[name], **fields) for name, fields in given.items() if fields}
 
 
 # the CPU profiles (and so ``gssd defend``'s default) detect target classes with the rule calibrated on the data: the
@@ -179,7 +184,7 @@ _PROFILES = {
         simclr=_SMOKE_SIMCLR,
         flows=FlowConfig(epochs=20, batch_size=32),
         detection=CALIBRATED,
-        defenses=_cpu_defenses(
+        defenses=_scaled_defenses(
             _SMOKE_SIMCLR,
             nad={"teacher_epochs": 5, "epochs": 10}, finetune={"epochs": 10},
             abl={"isolation_epochs": 5, "finetune_epochs": 10},
@@ -211,7 +216,7 @@ _PROFILES = {
         # NAD keeps its authors' epochs (the reserve is 2,500 images); ABL's phases follow the 4-epoch recipe (half of
         # it isolating, all of it on the rest); DBD and ASD make an epoch one pass over the data, ASD's pool reaching
         # the authors' 120 per class at the end of its class-aware phase
-        defenses=_cpu_defenses(
+        defenses=_scaled_defenses(
             _QUICK_SIMCLR,
             abl={"isolation_epochs": 2, "finetune_epochs": 4},
             dbd={"mixmatch": MixMatchConfig(epochs=4, iterations=None)},
@@ -232,7 +237,6 @@ _PROFILES = {
         simclr=_PAPER_SIMCLR,
         # official code: 2 steps, 50 epochs, batch 16, Adam 1e-3; all classes per step (the same training, vectorised)
         flows=FlowConfig(vectorized=True),
-        defenses=default_defense_configs(_PAPER_SIMCLR),
         attacks=_ALL_ATTACKS,
     ),
 }
@@ -246,7 +250,7 @@ _PROFILES["paper-dryrun"] = replace(
     classifier=replace(_PAPER_CLASSIFIER, epochs=1),
     simclr=replace(_PAPER_SIMCLR, epochs=1),
     flows=FlowConfig(vectorized=True, epochs=1),
-    defenses=_cpu_defenses(
+    defenses=_scaled_defenses(
         replace(_PAPER_SIMCLR, epochs=1),
         nad={"teacher_epochs": 1, "epochs": 1}, finetune={"epochs": 1},
         abl={"isolation_epochs": 1, "finetune_epochs": 1, "unlearning_epochs": 1},
@@ -334,6 +338,7 @@ def apply_settings(profile: Profile, settings: Sequence[str]) -> Profile:
             raise ValueError(f"--set {name}: chosen with {'--profile' if name == 'name' else '--train-seed'}")
         path = name.split(".")
         if path[0] == "defenses" and len(path) > 1 and path[1] not in profile.defenses:
+            _check_own_settings(path[1], setting)
             profile = replace(profile, defenses={**profile.defenses, path[1]: profile.defense_config(path[1])})
         before = profile.simclr
         profile = _set(profile, path, text, setting)
@@ -341,6 +346,16 @@ def apply_settings(profile: Profile, settings: Sequence[str]) -> Profile:
             profile = replace(profile, defenses={k: _follow_simclr(v, before, profile.simclr)
                                                  for k, v in profile.defenses.items()})
     return profile
+
+
+def _check_own_settings(defense: str, setting: str) -> None:
+    """Refuse ``defenses.NAME.*`` for a defense configured by the profile's own sections, naming them."""
+    from gssd_utils.defenses.registry import get_defense_class
+
+    sections = get_defense_class(defense).profile_sections
+    if sections:
+        raise ValueError(f"--set {setting}: {defense} is configured by the profile's own sections, not under "
+                         f"defenses.{defense}; set {', '.join(sections)} instead (e.g. --set {sections[0]}.epochs=...)")
 
 
 def _follow_simclr(config: Any, before: SimCLRConfig, after: SimCLRConfig) -> Any:

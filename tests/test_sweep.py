@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gssd_utils.experiments.sweep import WAVES, Job, Sweep, book_jobs, grid_jobs, is_done, launch, run_job
+from gssd_utils.experiments.sweep import Job, Sweep, book_jobs, grid_jobs, is_done, launch, run_job, wave
 from gssd_utils.profiles import get_profile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,12 +34,12 @@ def test_the_job_list_is_what_the_notebooks_read():
     assert {f"clean@paper#seed{s}:{t}" for s in profile.control_seeds for t in ("none", "gssd", "knn", "energy")
             } <= labels
     # the reused models come first: no job of the second wave before the last of the first
-    waves = [0 if job.task in WAVES[0] else 1 for job in jobs]
+    waves = [wave(job.task) for job in jobs]
     assert waves == sorted(waves)
 
 
 def test_a_grid_refuses_unknown_tasks():
-    with pytest.raises(ValueError, match="unknown task nope; choose from none, gssd"):
+    with pytest.raises(ValueError, match="unknown task nope; choose from none, nad, finetune"):
         grid_jobs(get_profile("smoke"), ["badnets"], [None], ["nope"])
 
 

@@ -13,6 +13,7 @@ their code defaults to, is used, as the GSSD paper's comparison reads.
 from __future__ import annotations
 
 from dataclasses import asdict, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -24,6 +25,9 @@ from gssd_utils.defenses.configs import AblConfig
 from gssd_utils.training.classifier import Objective, cached_classifier
 from gssd_utils.training.config import TrainConfig
 from gssd_utils.training.metrics import per_sample_loss
+
+if TYPE_CHECKING:
+    from gssd_utils.profiles import Profile
 
 
 def lga(gamma: float) -> Objective:
@@ -58,8 +62,15 @@ def _phase(recipe: TrainConfig, config: AblConfig, epochs: int, lr: float, drop:
 @register
 class Abl(Defense):
     name = "abl"
+    display = "ABL"
     summary = "isolate the fastest-learned 1% with a loss floor, train on the rest, unlearn the isolated by ascent"
     config_class = AblConfig
+    sets_aside = True
+
+    @classmethod
+    def work(cls, profile: Profile, n_train: int, n_reserve: int) -> dict[str, int]:
+        config = profile.defense_config(cls.name)
+        return {"classifier": n_train * (config.isolation_epochs + config.finetune_epochs)}
 
     def run(self, data: DefenseInput) -> DefenseOutcome:
         c, x, y = self.config, data.x_train, data.y_train

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -33,6 +34,9 @@ from gssd_utils.training.checkpoint import epoch_generator
 from gssd_utils.training.config import TrainConfig
 from gssd_utils.training.metrics import per_sample_loss
 from gssd_utils.training.mixmatch import symmetric_cross_entropy, train_mixmatch
+
+if TYPE_CHECKING:
+    from gssd_utils.profiles import Profile
 
 
 def draw_seeds(labels: np.ndarray, per_class: int, num_classes: int, seed: int) -> np.ndarray:
@@ -83,9 +87,15 @@ def meta_loss_drop(model: nn.Module, images: np.ndarray, labels: np.ndarray, con
 @register
 class Asd(Defense):
     name = "asd"
+    display = "ASD*"
     summary = "MixMatch from scratch with a clean pool grown from clean seeds, then by loss, then by a meta-split"
     config_class = AsdConfig
     uses_clean_data = True
+    sets_aside = True
+
+    @classmethod
+    def work(cls, profile: Profile, n_train: int, n_reserve: int) -> dict[str, int]:
+        return {"classifier": profile.defense_config(cls.name).mixmatch.images(n_train)}
 
     def _sce(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return symmetric_cross_entropy(logits, labels, self.config.sce_alpha, self.config.sce_beta, reduction="none")

@@ -6,14 +6,15 @@ samples are poisoned. Output (``DefenseOutcome``): the trained classifier, the t
 flagged, isolated or dropped (``removed``), the samples it relabeled, and the cost of each stage.
 
 Adding a defense: a module with a frozen config dataclass (its authors' defaults, range checks in
-``__post_init__``) and a ``Defense`` subclass decorated with ``@register``, imported in ``defenses/__init__``.
+``__post_init__``) and a ``Defense`` subclass decorated with ``@register``, imported in ``defenses/registry.py``.
+Everything else learns about it from the class: the tables (``display``), the clean-data control (``sets_aside``),
+the sweep's waves (``reuses``) and estimate (``work``), the profiles' defaults (``default_config``) and what
+``gssd defend`` writes and measures (``extra_outputs``, ``evaluate_split``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from torch import nn
 
     from gssd_utils.attacks import PoisonTruth
+    from gssd_utils.evaluation import SplitEvaluation
+    from gssd_utils.profiles import Profile
     from gssd_utils.training.config import TrainConfig
 
 
@@ -74,11 +77,32 @@ class Defense(ABC):
     """A backdoor defense: ``run`` turns a possibly poisoned training set into a classifier."""
 
     name: ClassVar[str]
+    display: ClassVar[str]  # its name in the book's tables; a * marks the defenses that use clean data
     summary: ClassVar[str]
     config_class: ClassVar[type]
     uses_clean_data: ClassVar[bool] = False
     # a cleansing defense chooses what to keep before it trains, and can stop there (``cleanse``)
     cleansing: ClassVar[bool] = False
+    # it chooses what to train on (sets samples aside, isolates or unlabels them): the clean-data control runs it
+    sets_aside: ClassVar[bool] = False
+    # the defenses whose trained models it starts from (the no-defense model, GSSD's SimCLR): the sweep runs it in
+    # its second wave, after them, so no model is trained twice by two jobs at once
+    reuses: ClassVar[tuple[str, ...]] = ()
+    # the profile's own sections its config is assembled from, when it is (GSSD's); its settings are then changed
+    # there (``--set flows.epochs=...``), and ``--set defenses.NAME.*`` is refused, naming them
+    profile_sections: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def default_config(cls, profile: Profile) -> Any:
+        """Its settings at a profile that sets none of its own: its authors' defaults (``config_class()``); a
+        defense that shares a stage of the profile's (SimCLR) takes the profile's recipe for it."""
+        return cls.config_class()
+
+    @classmethod
+    def work(cls, profile: Profile, n_train: int, n_reserve: int) -> dict[str, int]:
+        """What it trains at ``profile``, in images per network (``"classifier"``, ``"SimCLR"``), for the sweep's
+        estimate; a model it reuses is counted where it is trained, not here. Default: one classifier training."""
+        return {"classifier": n_train * profile.classifier.epochs}
 
     def __init__(self, config: Any, recipe: TrainConfig, progress: bool = True) -> None:
         self.config = config
@@ -106,10 +130,11 @@ class Defense(ABC):
         arrays: the intermediate results a user of this defense wants to inspect."""
         return {}
 
-    def evaluate_against_truth(self, outcome: DefenseOutcome, truth: PoisonTruth, n: int) -> dict[str, Any]:
-        """This defense's own measures against the ground truth, beyond what it set aside (the experimenter's
-        side of ``gssd defend``; the defense itself never sees ``truth``)."""
-        return {}
+    def evaluate_split(self, outcome: DefenseOutcome, truth: PoisonTruth, n: int) -> SplitEvaluation | None:
+        """How its split of the training set (clean / suspect / uncertain) fares against the ground truth, for a
+        defense that makes one; the experimenter's side (the book, ``gssd defend --truth``): the defense itself
+        never sees ``truth``."""
+        return None
 
     def stage(self, outcome_stages: dict[str, StageTime], name: str):
         """Record the cost of a ``with`` block as one of this defense's stages."""
@@ -122,10 +147,6 @@ DEFENSES: dict[str, type[Defense]] = {}
 def register(cls: type[Defense]) -> type[Defense]:
     DEFENSES[cls.name] = cls
     return cls
-
-
-def defense_names() -> list[str]:
-    return list(DEFENSES)
 
 
 def get_defense_class(name: str) -> type[Defense]:
@@ -144,19 +165,6 @@ def check_self_supervised(data: DefenseInput, batch_size: int, setting: str = "s
 
 def class_counts(data: DefenseInput) -> np.ndarray:
     return np.bincount(data.y_train, minlength=data.num_classes)
-
-
-def make_defense_config(name: str, base: Any = None, params: Mapping[str, Any] | None = None) -> Any:
-    """The defense's config: ``base`` (a profile's) or the class defaults, with ``params`` overriding fields."""
-    config_class = get_defense_class(name).config_class
-    config = base if base is not None else config_class()
-    if params:
-        valid = [f.name for f in dataclasses.fields(config_class)]
-        unknown = sorted(set(params) - set(valid))
-        if unknown:
-            raise ValueError(f"defense {name!r} has no setting {', '.join(unknown)}; valid: {', '.join(valid)}")
-        config = dataclasses.replace(config, **params)
-    return config
 
 
 def build_defense(name: str, config: Any, recipe: TrainConfig, progress: bool = True) -> Defense:

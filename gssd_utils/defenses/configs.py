@@ -1,5 +1,6 @@
 """The settings of every baseline defense, at its authors' CIFAR-10 defaults (the paper profile uses them as they
-are; the CPU profiles scale epochs and iterations in ``profiles.py``). Kept free of torch.
+are; the CPU profiles scale epochs and iterations in ``profiles.py``). Kept free of torch, so that the profiles can
+build them; a defense's class says which is its (``config_class``) and how a profile defaults it (``default_config``).
 
 Sources: NAD ``bboylyg/NAD``; ABL ``bboylyg/ABL``; DBD ``SCLBD/DBD``; ASD ``KuofengGao/ASD``; kNN/energy Wang et
 al. (ICASSP 2023). Each defense trains the profile's classifier recipe (network, batch size, augmentation); the
@@ -9,7 +10,6 @@ fields below are what its authors set differently for their phases.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from gssd_utils.training.config import MixMatchConfig, SimCLRConfig
 from gssd_utils.validation import check_range
@@ -139,19 +139,3 @@ class AsdConfig:
         check_range("asd", "pool_share", self.pool_share, 0.01, 0.99)
         if not 0 < self.class_aware_until <= self.meta_from <= 1:
             raise ValueError("asd: need 0 < class_aware_until <= meta_from <= 1 (fractions of the epochs)")
-
-
-DEFENSE_CONFIGS: dict[str, type] = {
-    "none": NoDefenseConfig, "nad": NadConfig, "finetune": FineTuneConfig, "abl": AblConfig, "dbd": DbdConfig,
-    "asd": AsdConfig, "knn": KnnEnergyConfig, "energy": KnnEnergyConfig,
-}
-
-
-def default_defense_configs(simclr: SimCLRConfig) -> dict[str, Any]:
-    """Every baseline at its authors' defaults, the SimCLR-based ones on the profile's SimCLR recipe."""
-    return {
-        "none": NoDefenseConfig(), "nad": NadConfig(), "finetune": FineTuneConfig(),
-        "abl": AblConfig(), "dbd": DbdConfig(simclr=simclr), "asd": AsdConfig(),
-        "knn": KnnEnergyConfig(simclr=simclr, temperature=simclr.temperature),
-        "energy": KnnEnergyConfig(simclr=simclr, temperature=simclr.temperature),
-    }

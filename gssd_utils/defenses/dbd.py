@@ -19,6 +19,7 @@ the half its final model ranks highest by symmetric cross-entropy: the unlabelle
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -33,6 +34,9 @@ from gssd_utils.provenance import StageTime
 from gssd_utils.training.checkpoint import epoch_generator
 from gssd_utils.training.metrics import per_sample_loss
 from gssd_utils.training.mixmatch import symmetric_cross_entropy, train_mixmatch
+
+if TYPE_CHECKING:
+    from gssd_utils.profiles import Profile
 
 
 def lowest_loss(losses: np.ndarray, share: float) -> np.ndarray:
@@ -64,8 +68,19 @@ def warm_up_head(model: nn.Module, features: np.ndarray, labels: np.ndarray, con
 @register
 class Dbd(Defense):
     name = "dbd"
+    display = "DBD"
     summary = "SimCLR backbone, SCE-warmed linear head, then MixMatch with the low-loss half keeping its labels"
     config_class = DbdConfig
+    sets_aside = True
+    reuses = ("gssd",)  # the SimCLR model, on the profile's recipe
+
+    @classmethod
+    def default_config(cls, profile: Profile) -> DbdConfig:
+        return DbdConfig(simclr=profile.simclr)
+
+    @classmethod
+    def work(cls, profile: Profile, n_train: int, n_reserve: int) -> dict[str, int]:
+        return {"classifier": profile.defense_config(cls.name).mixmatch.images(n_train)}
 
     def check(self, data: DefenseInput) -> None:
         super().check(data)

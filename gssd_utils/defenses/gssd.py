@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,14 +20,29 @@ from gssd_utils.gssd.report import defense_report
 
 if TYPE_CHECKING:
     from gssd_utils.attacks import PoisonTruth
+    from gssd_utils.evaluation import SplitEvaluation
+    from gssd_utils.profiles import Profile
 
 
 @register
 class GSSD(Defense):
     name = "gssd"
+    display = "GSSD"
     summary = "SimCLR features, one flow per class, target classes by density, split, relabel, retrain, fine-tune"
     config_class = GSSDConfig
     cleansing = True
+    sets_aside = True
+    profile_sections = ("simclr", "flows", "detection", "split", "classifier", "finetune_epochs", "finetune_lr")
+
+    @classmethod
+    def default_config(cls, profile: Profile) -> GSSDConfig:
+        """Assembled from the profile's own sections: every chapter reads GSSD's stages from the same fields."""
+        return profile.gssd()
+
+    @classmethod
+    def work(cls, profile: Profile, n_train: int, n_reserve: int) -> dict[str, int]:
+        config = profile.gssd()
+        return {"SimCLR": n_train * config.simclr.epochs, "classifier": n_train * config.retrain.epochs}
 
     def check(self, data: DefenseInput) -> None:
         super().check(data)
@@ -56,11 +71,11 @@ class GSSD(Defense):
                               "relabeled_indices": split.relabeled_indices, "relabels": split.relabels},
                 "scores.npz": {"sigma": split.scores, "log_ratio": split.log_ratio, "loglik": outcome.state.loglik}}
 
-    def evaluate_against_truth(self, outcome: DefenseOutcome, truth: PoisonTruth, n: int) -> dict[str, Any]:
+    def evaluate_split(self, outcome: DefenseOutcome, truth: PoisonTruth, n: int) -> SplitEvaluation:
         from gssd_utils.evaluation import evaluate_split
 
         state = outcome.state
-        return {"split_evaluation": evaluate_split(state.split, state.stats, truth, n).as_dict()}
+        return evaluate_split(state.split, state.stats, truth, n)
 
     def cleanse(self, data: DefenseInput) -> DefenseOutcome:
         result = defend_features(data.x_train, data.y_train, data.num_classes, self.config, self.progress)

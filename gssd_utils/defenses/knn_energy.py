@@ -16,6 +16,7 @@ of the accepted samples' confidences is relabeled to the predicted class and kep
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -33,6 +34,9 @@ from gssd_utils.defenses.configs import KnnEnergyConfig
 from gssd_utils.gssd.pipeline import simclr_features, simclr_stage
 from gssd_utils.gssd.simclr import standardize
 from gssd_utils.training.classifier import cached_classifier
+
+if TYPE_CHECKING:
+    from gssd_utils.profiles import Profile
 
 METHODS = ("knn", "energy")
 
@@ -136,7 +140,14 @@ class _Cleansing(Defense):
 
     config_class = KnnEnergyConfig
     cleansing = True
+    sets_aside = True
+    reuses = ("gssd",)  # the SimCLR model, on the profile's recipe
     method: str
+
+    @classmethod
+    def default_config(cls, profile: Profile) -> KnnEnergyConfig:
+        """On the profile's SimCLR features, at its NT-Xent temperature (Wang et al. reuse the SSL model's)."""
+        return KnnEnergyConfig(simclr=profile.simclr, temperature=profile.simclr.temperature)
 
     def check(self, data: DefenseInput) -> None:
         super().check(data)
@@ -178,6 +189,7 @@ class _Cleansing(Defense):
 @register
 class Knn(_Cleansing):
     name = "knn"
+    display = "kNN"
     method = "knn"
     summary = "Wang et al.: keep samples whose k nearest SimCLR neighbours agree with the label; relabel confident ones"
 
@@ -185,5 +197,6 @@ class Knn(_Cleansing):
 @register
 class Energy(_Cleansing):
     name = "energy"
+    display = "Energy"
     method = "energy"
     summary = "Wang et al.: keep samples whose energy score (Eq. 6) agrees with the label; relabel confident ones"

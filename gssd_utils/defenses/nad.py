@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -35,6 +36,9 @@ from gssd_utils.defenses.none import backdoored_model
 from gssd_utils.training.augment import to_float
 from gssd_utils.training.classifier import Objective, cached_classifier
 from gssd_utils.training.config import TrainConfig
+
+if TYPE_CHECKING:
+    from gssd_utils.profiles import Profile
 
 
 def attention_map(activation: torch.Tensor, power: float = 2.0) -> torch.Tensor:
@@ -109,9 +113,17 @@ def phase_recipe(recipe: TrainConfig, config: NadConfig, epochs: int) -> TrainCo
 @register
 class Nad(Defense):
     name = "nad"
+    display = "NAD*"
     summary = "distil the backdoored model towards a clean-fine-tuned teacher's attention maps, on a clean reserve"
     config_class = NadConfig
     uses_clean_data = True
+    reuses = ("none",)  # the backdoored model is no defense's
+
+    @classmethod
+    def work(cls, profile: Profile, n_train: int, n_reserve: int) -> dict[str, int]:
+        # the teacher's epochs, then the student's; distilling runs the teacher forward on every student batch too
+        config = profile.defense_config(cls.name)
+        return {"classifier": n_reserve * (config.teacher_epochs + (2 if config.distills else 1) * config.epochs)}
 
     def run(self, data: DefenseInput) -> DefenseOutcome:
         outcome = DefenseOutcome(model=None)
@@ -142,6 +154,7 @@ class Nad(Defense):
 @register
 class FineTune(Nad):
     name = "finetune"
+    display = "Fine-tuning*"
     summary = "fine-tune the backdoored model on the clean reserve (NAD without its attention loss)"
     config_class = FineTuneConfig
 

@@ -26,6 +26,7 @@ def backdoored_model(data: DefenseInput, recipe: TrainConfig, progress: bool = T
 @register
 class NoDefense(Defense):
     name = "none"
+    display = "No defense"
     summary = "the classifier trained on the training set as delivered"
     config_class = NoDefenseConfig
 

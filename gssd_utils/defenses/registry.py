@@ -12,9 +12,7 @@ from gssd_utils.defenses.base import (
     DefenseOutcome,
     MissingCleanDataError,
     build_defense,
-    defense_names,
     get_defense_class,
-    make_defense_config,
 )
 
 __all__ = [
@@ -24,7 +22,5 @@ __all__ = [
     "DefenseOutcome",
     "MissingCleanDataError",
     "build_defense",
-    "defense_names",
     "get_defense_class",
-    "make_defense_config",
 ]

@@ -13,11 +13,14 @@ from collections.abc import Iterable, Sequence
 import pandas as pd
 
 from gssd_utils.attacks.clean import Clean
+from gssd_utils.defenses.registry import DEFENSES, get_defense_class
 from gssd_utils.experiments.runs import AttackRun
-from gssd_utils.experiments.tables import DEFENSE_NAMES, pct
-from gssd_utils.profiles import CONTROL_DEFENSES, Profile
+from gssd_utils.experiments.tables import pct
+from gssd_utils.profiles import TABLE1_DEFENSES, Profile
 
 CONTROL = Clean.name
+# every defense that chooses what to train on (``Defense.sets_aside``), Table 1's in its order first
+CONTROL_DEFENSES = tuple(name for name in dict.fromkeys([*TABLE1_DEFENSES, *DEFENSES]) if DEFENSES[name].sets_aside)
 __all__ = ["CONTROL", "CONTROL_DEFENSES", "control_row", "control_runs", "control_summary", "control_table"]
 
 
@@ -37,7 +40,7 @@ def control_row(run: AttackRun, defense: str) -> dict:
     flagged = result.details.get("flagged_classes")
     removed = result.evaluation.removed
     return {
-        "train seed": run.profile.train_seed, "defense": DEFENSE_NAMES[defense],
+        "train seed": run.profile.train_seed, "defense": get_defense_class(defense).display,
         "rule": result.details.get("detection_rule"),
         "classes flagged": None if flagged is None else (",".join(map(str, flagged)) or "none"),
         "set aside": removed, "sacrifice rate %": pct(removed / len(run.y_train)),

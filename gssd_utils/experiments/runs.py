@@ -31,7 +31,6 @@ from gssd_utils.evaluation import (
     Metrics,
     SplitEvaluation,
     evaluate_removal,
-    evaluate_split,
     measure,
 )
 from gssd_utils.gssd.pipeline import DefenseResult, class_flows, defend_features, simclr_features, simclr_stage
@@ -174,10 +173,8 @@ class AttackRun:
                 return result
         outcome = self.defend(name)
         n = len(self.y_train)
-        split = None
-        if name == "gssd":
-            state: DefenseResult = outcome.state
-            split = evaluate_split(state.split, state.stats, self.truth, n)
+        defense = build_defense(name, self.profile.defense_config(name), self.profile.classifier, self.progress)
+        split = defense.evaluate_split(outcome, self.truth, n)
         result = RunResult(
             attack=self.attack, defense=name, rate=self.rate, n_poisoned=len(self.truth.poison_indices),
             metrics=self.measure(outcome.model),

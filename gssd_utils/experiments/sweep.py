@@ -23,12 +23,23 @@ from pathlib import Path
 from typing import Any
 
 from gssd_utils.attacks.clean import Clean
-from gssd_utils.profiles import CONTROL_DEFENSES, Profile, apply_settings, get_profile
+from gssd_utils.defenses.registry import DEFENSES, get_defense_class
+from gssd_utils.profiles import TABLE1_DEFENSES, Profile, apply_settings, get_profile
 
-# wave 1 trains what wave 2 reuses: the no-defense model (NAD, fine-tuning, Tables 3 and 4) and GSSD's SimCLR model
-# (kNN, energy, DBD, Table 4's split)
-WAVES = (("none", "gssd", "abl", "asd"), ("knn", "energy", "dbd", "nad", "finetune", "table3", "table4"))
-TASKS = tuple(task for wave in WAVES for task in wave)
+# the trainings beyond one defense: Table 3 (supervised features) and Table 4 (the fine-tuning ablation), both
+# reusing the no-defense model and GSSD's SimCLR model
+TABLES = ("table3", "table4")
+
+
+def task_names() -> tuple[str, ...]:
+    """What a job can compute: every registered defense's run (Table 1's first, in its order), and the Table 3 and
+    Table 4 trainings."""
+    return (*dict.fromkeys([*TABLE1_DEFENSES, *DEFENSES]), *TABLES)
+
+
+def wave(task: str) -> int:
+    """1 for a task that trains what others reuse, 2 for one that reuses them (``Defense.reuses``, the tables)."""
+    return 2 if task in TABLES or get_defense_class(task).reuses else 1
 
 
 @dataclass(frozen=True)
@@ -72,7 +83,7 @@ def book_jobs(profile: Profile) -> list[Job]:
                  if attack in attacks]
     jobs += [Job(attack, rate, task) for rate in profile.rates for attack in profile.rate_attacks
              for task in ("none", "gssd")]
-    control = [d for d in profile.table1_defenses if d in CONTROL_DEFENSES]
+    control = [d for d in profile.table1_defenses if get_defense_class(d).sets_aside]
     jobs += [Job(Clean.name, None, task, seed) for seed in profile.control_seeds for task in ("none", *control)]
     return _unique(profile, jobs)
 
@@ -80,16 +91,16 @@ def book_jobs(profile: Profile) -> list[Job]:
 def grid_jobs(profile: Profile, attacks: Sequence[str], rates: Sequence[float | None], tasks: Sequence[str]
               ) -> list[Job]:
     """Every combination of the given attacks, rates and tasks (a task is a defense, table3 or table4)."""
-    unknown = sorted(set(tasks) - set(TASKS))
+    unknown = sorted(set(tasks) - set(task_names()))
     if unknown:
-        raise ValueError(f"unknown task {', '.join(unknown)}; choose from {', '.join(TASKS)}")
+        raise ValueError(f"unknown task {', '.join(unknown)}; choose from {', '.join(task_names())}")
     return _unique(profile, [Job(a, r, t) for a in attacks for r in rates for t in tasks])
 
 
 def _unique(profile: Profile, jobs: Sequence[Job]) -> list[Job]:
     """Jobs once each (a rate equal to the attack's paper rate counts as that rate), wave by wave."""
     seen, unique = set(), []
-    for job in sorted(jobs, key=lambda j: TASKS.index(j.task) >= len(WAVES[0])):
+    for job in sorted(jobs, key=lambda j: wave(j.task)):
         identity = (job.attack, profile.poison_config(job.attack, job.rate).resolved_rate(), job.task, job.train_seed)
         if identity not in seen:
             seen.add(identity)
@@ -165,33 +176,18 @@ class JobRunner:
 
 
 def estimate(profile: Profile, jobs: Sequence[Job], bench: dict | None) -> list[dict[str, Any]]:
-    """Per job, the images each network trains on (a MixMatch step counts as 3.5 images per labelled one: three mixed
-    batches and two guessing passes); with ``bench`` — a ``gssd bench`` record from the machine that will run them —
-    the hours. Without it the hours are left out, not guessed. A SimCLR model shared by several jobs is counted
-    once, in the first."""
+    """Per job, the images each network trains on (each defense's ``work``); with ``bench`` — a ``gssd bench``
+    record from the machine that will run them — the hours. Without it the hours are left out, not guessed. A model
+    shared by several jobs is counted once, in the job that trains it."""
     n = round((profile.n_train or 50_000) * (1 - profile.clean_reserve))
     reserve = round((profile.n_train or 50_000) * profile.clean_reserve)
-    classifier, simclr = n * profile.classifier.epochs, n * profile.simclr.epochs
-
-    def mixmatch(name: str) -> int:
-        config = profile.defense_config(name).mixmatch
-        return round((config.iterations or n / config.batch_size) * config.batch_size * config.epochs * 3.5)
-
-    nad, abl = profile.defense_config("nad"), profile.defense_config("abl")
-    work = {
-        "none": {"classifier": classifier}, "gssd": {"SimCLR": simclr, "classifier": classifier},
-        "knn": {"classifier": classifier}, "energy": {"classifier": classifier},
-        "table3": {"classifier": classifier}, "table4": {"classifier": classifier},
-        "nad": {"classifier": reserve * (nad.teacher_epochs + 2 * nad.epochs)},
-        "finetune": {"classifier": reserve * profile.defense_config("finetune").epochs},
-        "abl": {"classifier": n * (abl.isolation_epochs + abl.finetune_epochs)},
-        "dbd": {"classifier": mixmatch("dbd")}, "asd": {"classifier": mixmatch("asd")},
-    }
+    work = {task: {"classifier": n * profile.classifier.epochs} if task in TABLES else
+            get_defense_class(task).work(profile, n, reserve) for task in dict.fromkeys(job.task for job in jobs)}
     rates = {row["stage"]: row["rate"] for row in bench["rows"]} if bench else {}
     rows = []
     for job in jobs:
         images = work[job.task]
-        row = {"job": job.label(), "wave": 1 if job.task in WAVES[0] else 2,
+        row = {"job": job.label(), "wave": wave(job.task),
                **{f"{k} images": v for k, v in images.items()}}
         if rates:
             row["hours"] = round(sum(v / rates[k] for k, v in images.items()) / 3600, 2)
@@ -208,8 +204,8 @@ def launch(sweep: Sweep, jobs: Sequence[Job], executor: str, folder: str | Path,
     (one per GPU of ``gpus`` when given, each seeing only its own GPU).
     """
     summaries: list[dict[str, Any]] = []
-    for wave in WAVES:
-        todo = [job for job in jobs if job.task in wave and not is_done(sweep, job)]
+    for number in (1, 2):
+        todo = [job for job in jobs if wave(job.task) == number and not is_done(sweep, job)]
         if not todo:
             continue
         if executor == "slurm":

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from gssd_utils import paper_reference
+from gssd_utils.defenses.registry import get_defense_class
 from gssd_utils.evaluation import evaluate_split, target_separation
 from gssd_utils.experiments.runs import AttackRun, RunResult
 from gssd_utils.profiles import TABLE1_DEFENSES
@@ -160,11 +161,6 @@ def cleansing_table(runs: Iterable[AttackRun], methods: Sequence[str] = ("gssd",
     return pd.DataFrame(rows)
 
 
-# * marks the defenses that use clean data
-DEFENSE_NAMES = {"none": "No defense", "nad": "NAD*", "finetune": "Fine-tuning*", "abl": "ABL", "dbd": "DBD",
-                 "asd": "ASD*", "knn": "kNN", "energy": "Energy", "gssd": "GSSD"}
-
-
 def defense_effectiveness(acc: float, asr: float, acc_none: float, asr_none: float) -> float:
     """BackdoorBench's DER in [0, 1]: (max(0, ΔASR) − max(0, ΔACC) + 1) / 2 against no defense, so 0.5 is a
     defense that changes nothing and 1 one that removes the whole backdoor at no accuracy cost."""
@@ -185,7 +181,7 @@ def comparison_rows(run: AttackRun, defenses: Sequence[str]) -> list[dict]:
         acc, asr, source = paper_reference.published(defense, run.attack, run.rate)
         ev = result.evaluation
         rows.append({
-            "attack": run.attack, "rate": run.rate, "defense": DEFENSE_NAMES[defense],
+            "attack": run.attack, "rate": run.rate, "defense": get_defense_class(defense).display,
             "ACC": pct(result.metrics.acc), "ASR": pct(result.metrics.asr),
             "ACC - ASR": round(100 * (result.metrics.acc - result.metrics.asr), 2),
             "ACC paper": acc, "ASR paper": asr, "paper source": source or "—",

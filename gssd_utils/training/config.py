@@ -120,3 +120,8 @@ class MixMatchConfig:
             raise ValueError(f"mixmatch: temperature {self.temperature} and alpha {self.alpha} must be positive")
         if self.iterations is not None and self.iterations < 1:
             raise ValueError(f"mixmatch.iterations={self.iterations} must be at least 1 (or null: one pass)")
+
+    def images(self, n_train: int) -> int:
+        """What the schedule trains on, in images, a step counting 3.5 per labelled one (three mixed batches and
+        two label-guessing passes): the sweep's estimate of DBD and ASD."""
+        return round((self.iterations or n_train / self.batch_size) * self.batch_size * self.epochs * 3.5)
