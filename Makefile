@@ -53,7 +53,7 @@ $(EXECUTED)/%.ipynb: notebooks/%.ipynb $(LIBRARY) $(VENV)/.installed
 		--execution-timeout $(NB_TIMEOUT) --log-output --no-progress-bar -p profile $(PROFILE) $(PARAMS) \
 		|| { echo "notebook $< failed at profile $(PROFILE); see the cell named above" >&2; exit 1; }; \
 		$(BIN)/gssd book-progress --profile $(PROFILE) --notebook $* --took $$(( $$(date +%s) - start ))
-	$(BIN)/python -m gssd_utils.experiments.injected $(@D)/partial-$(@F)
+	$(BIN)/python -m gssd_utils.make.injected $(@D)/partial-$(@F)
 	mv $(@D)/partial-$(@F) $@
 
 book/%.ipynb: $(EXECUTED)/%.ipynb FORCE

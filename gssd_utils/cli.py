@@ -15,6 +15,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from gssd_utils.failures import RunFailure
 
@@ -26,9 +27,9 @@ PROFILES = ("smoke", "quick", "paper", "paper-dryrun")  # checked against gssd_u
 
 
 def _profile(args: argparse.Namespace):
-    from gssd_utils.profiles import apply_settings, get_profile
+    from gssd_utils.profiles import resolve
 
-    return apply_settings(get_profile(args.profile), args.set).with_train_seed(args.train_seed)
+    return resolve(args.profile, args.set, args.train_seed)
 
 
 def _output_folder(path: str, option: str = "--out") -> Path:
@@ -295,7 +296,7 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
 
 
 def _cmd_book_progress(args: argparse.Namespace) -> None:
-    from gssd_utils.experiments import progress
+    from gssd_utils.make import progress
 
     if args.keep_reference:
         progress.keep_reference_timings(args.profile)
@@ -316,10 +317,15 @@ def _cmd_defend(args: argparse.Namespace) -> None:
 # ---- the parser ---------------------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gssd", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+class _Parents(NamedTuple):
+    """The option groups commands share: --debug; the profile and its settings; the poisoned experiment."""
 
+    debug: argparse.ArgumentParser
+    settings: argparse.ArgumentParser
+    experiment: argparse.ArgumentParser
+
+
+def _parents() -> _Parents:
     debug = argparse.ArgumentParser(add_help=False)
     debug.add_argument("--debug", action="store_true", help="show the traceback of a failure")
 
@@ -336,42 +342,68 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument("--rate", type=float, default=None, help="poisoning rate (default: the attack's)")
     experiment.add_argument("--target", type=int, default=0)
     experiment.add_argument("--poison-seed", type=int, default=0, help="picks the poisoned images and the trigger")
+    return _Parents(debug, settings, experiment)
 
-    sub.add_parser("attacks", help="list the registered attacks", parents=[debug]).set_defaults(func=_cmd_attacks)
+
+_RESULTS = "results folder (default _build/results/<profile>; results/<profile> refreshes the committed ones)"
+
+
+def _listing_command(sub, parents: _Parents) -> None:
+    """gssd attacks, gssd defenses: the registries"""
+    sub.add_parser("attacks", help="list the registered attacks",
+                   parents=[parents.debug]).set_defaults(func=_cmd_attacks)
     sub.add_parser("defenses", help="list the registered defenses",
-                   parents=[debug]).set_defaults(func=_cmd_defenses)
+                   parents=[parents.debug]).set_defaults(func=_cmd_defenses)
 
-    poison = sub.add_parser("poison", parents=[experiment], help="write a poisoned data set as npz files")
+
+def _poison_command(sub, parents: _Parents) -> None:
+    """gssd poison: a poisoned set in the bring-your-own format"""
+    poison = sub.add_parser("poison", parents=[parents.experiment], help="write a poisoned data set as npz files")
     poison.add_argument("--attack", required=True)
     poison.add_argument("--rate-base", choices=("all", "non_target"), default="all")
     poison.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="attack parameter")
     poison.add_argument("--out", required=True)
     poison.set_defaults(func=_cmd_poison)
 
-    results = "results folder (default _build/results/<profile>; results/<profile> refreshes the committed ones)"
-    baseline = sub.add_parser("no-defense", parents=[experiment], help="ACC/ASR of a classifier trained on poison")
+
+def _no_defense_command(sub, parents: _Parents) -> None:
+    """gssd no-defense: the classifier trained on the poisoned set"""
+    baseline = sub.add_parser("no-defense", parents=[parents.experiment],
+                              help="ACC/ASR of a classifier trained on poison")
     baseline.add_argument("--attacks", nargs="*", default=None)
     baseline.add_argument("--rates", nargs="+", type=float, default=None, metavar="RATE",
                           help="several poisoning rates, to find where each attack starts to work at this profile")
-    baseline.add_argument("--out", default=None, help=results)
+    baseline.add_argument("--out", default=None, help=_RESULTS)
     baseline.set_defaults(func=_cmd_no_defense)
 
-    evaluate = sub.add_parser("evaluate", parents=[experiment], help="poison with each attack, defend with GSSD, "
+
+def _evaluate_command(sub, parents: _Parents) -> None:
+    """gssd evaluate: GSSD against the truth and no defense"""
+    evaluate = sub.add_parser("evaluate", parents=[parents.experiment],
+                              help="poison with each attack, defend with GSSD, "
                               "measure against the ground truth and the no-defense baseline (the book's Table 1)")
     evaluate.add_argument("--attacks", nargs="*", default=None)
-    evaluate.add_argument("--out", default=None, help=results)
+    evaluate.add_argument("--out", default=None, help=_RESULTS)
     evaluate.set_defaults(func=_cmd_evaluate)
 
-    compare = sub.add_parser("compare", parents=[experiment], help="Table 1: several defenses on several attacks, "
+
+def _compare_command(sub, parents: _Parents) -> None:
+    """gssd compare: Table 1"""
+    compare = sub.add_parser("compare", parents=[parents.experiment],
+                             help="Table 1: several defenses on several attacks, "
                              "ours beside the paper's (written after each attack, so a long run keeps its results)")
     compare.add_argument("--attacks", nargs="*", default=None)
     compare.add_argument("--defenses", nargs="*", default=None, help="registered defenses (default: all of Table 1)")
     compare.add_argument("--name", default=None,
                          help="results file name (comparison_all_defenses: the book's Table 1 writes 'comparison')")
-    compare.add_argument("--out", default=None, help=results)
+    compare.add_argument("--out", default=None, help=_RESULTS)
     compare.set_defaults(func=_cmd_compare)
 
-    control = sub.add_parser("control", parents=[settings], help="the clean-data control: the cleansing defenses on "
+
+def _control_command(sub, parents: _Parents) -> None:
+    """gssd control: the clean-data control"""
+    control = sub.add_parser("control", parents=[parents.settings],
+                             help="the clean-data control: the cleansing defenses on "
                              "the unpoisoned training set over train seeds; classes flagged, sacrifice rate, ACC cost")
     control.add_argument("--defenses", nargs="*", default=None, help="registered defenses (default: every one that "
                          "sets samples aside)")
@@ -379,15 +411,23 @@ def build_parser() -> argparse.ArgumentParser:
     control.add_argument("--data-root", default=None, help="folder holding cifar-10-batches-py/")
     control.add_argument("--name", default="clean_control_all_defenses",
                          help="results file name (the book's chapter 6 writes 'clean_control')")
-    control.add_argument("--out", default=None, help=results)
+    control.add_argument("--out", default=None, help=_RESULTS)
     control.set_defaults(func=_cmd_control)
 
-    bench = sub.add_parser("bench", parents=[settings], help="per-stage throughput on this device (a benchmark)")
+
+def _bench_command(sub, parents: _Parents) -> None:
+    """gssd bench: per-stage throughput"""
+    bench = sub.add_parser("bench", parents=[parents.settings],
+                           help="per-stage throughput on this device (a benchmark)")
     bench.add_argument("--batches", type=int, default=10, help="batches per measured epoch")
     bench.add_argument("--out", default=None, help="also write bench_<profile>.{csv,json} with provenance here")
     bench.set_defaults(func=_cmd_bench)
 
-    recipes = sub.add_parser("recipes", parents=[debug], help="ACC and 1%% BadNets ASR against training minutes "
+
+def _recipes_command(sub, parents: _Parents) -> None:
+    """gssd recipes: the CPU tier's recipe search"""
+    recipes = sub.add_parser("recipes", parents=[parents.debug],
+                             help="ACC and 1%% BadNets ASR against training minutes "
                              "for candidate classifier recipes of the CPU tier (hours)")
     recipes.add_argument("recipes", nargs="+", help="recipe names (gssd_utils/experiments/recipes.py)")
     recipes.add_argument("--rate", type=float, default=0.01)
@@ -397,7 +437,10 @@ def build_parser() -> argparse.ArgumentParser:
     recipes.add_argument("--out", default="results/quick/recipes")
     recipes.set_defaults(func=_cmd_recipes)
 
-    sweep = sub.add_parser("sweep", parents=[experiment], help="run what the book computes at a profile as "
+
+def _sweep_command(sub, parents: _Parents) -> None:
+    """gssd sweep: the book's runs as jobs"""
+    sweep = sub.add_parser("sweep", parents=[parents.experiment], help="run what the book computes at a profile as "
                            "independent jobs on SLURM or local GPUs (submitit); the book then only reads the cache")
     sweep.add_argument("--executor", choices=("local", "slurm"), default="local")
     sweep.add_argument("--attacks", nargs="*", default=None, help="a grid instead of the book's jobs")
@@ -413,6 +456,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--bench", default=None, help="gssd bench results (json) of the machine that will run them")
     sweep.set_defaults(func=_cmd_sweep)
 
+
+def _book_progress_command(sub, parents: _Parents) -> None:
+    """gssd book-progress: used by make book"""
     book = sub.add_parser("book-progress", help="(used by make book) which notebook runs and what remains")
     book.add_argument("--profile", default="quick")
     book.add_argument("--notebook", default="")
@@ -422,7 +468,10 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     book.set_defaults(func=_cmd_book_progress)
 
-    defend = sub.add_parser("defend", parents=[settings], help="run a defense on an npz data set (x_train, "
+
+def _defend_command(sub, parents: _Parents) -> None:
+    """gssd defend: a defense on the user's own data"""
+    defend = sub.add_parser("defend", parents=[parents.settings], help="run a defense on an npz data set (x_train, "
                             "y_train, x_test, y_test; optionally x_test_triggered, x_clean, y_clean)")
     defend.add_argument("--data", required=True, help="npz in the bring-your-own format (see the README)")
     defend.add_argument("--defense", default="gssd", help="a registered defense (gssd defenses lists them)")
@@ -435,6 +484,16 @@ def build_parser() -> argparse.ArgumentParser:
     defend.add_argument("--train", action="store_true", help="train the final classifier, save it and report "
                         "ACC/ASR (GSSD, kNN and energy stop after the cleansing without it)")
     defend.set_defaults(func=_cmd_defend)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gssd", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parents = _parents()
+    for add in (_listing_command, _poison_command, _no_defense_command, _evaluate_command, _compare_command,
+                _control_command, _bench_command, _recipes_command, _sweep_command, _book_progress_command,
+                _defend_command):
+        add(sub, parents)
     return parser
 
 

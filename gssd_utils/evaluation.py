@@ -29,7 +29,7 @@ class Metrics:
         return asdict(self)
 
 
-def measure(model: nn.Module, poisoned: PoisonedDataset) -> Metrics:
+def attack_metrics(model: nn.Module, poisoned: PoisonedDataset) -> Metrics:
     """ACC and ASR of ``model`` on ``poisoned``'s test sets."""
     data = poisoned.data
     acc = float(np.mean(predict(model, data.x_test) == data.y_test))

@@ -274,6 +274,12 @@ def get_profile(name: str, **classifier_overrides: Any) -> Profile:
     return profile
 
 
+def resolve(name: str, settings: Sequence[str] = (), train_seed: int = 0) -> Profile:
+    """The profile every entry point runs (the command line, a notebook, a sweep job): the named one, with the
+    ``NAME=VALUE`` settings applied, reseeded to ``train_seed``."""
+    return apply_settings(get_profile(name), settings).with_train_seed(train_seed)
+
+
 # ---- settings by name ------------------------------------------------------------------------------------
 
 

@@ -253,6 +253,11 @@ def measure(stage: StageTime | None = None) -> Iterator[StageTime]:
             stage.cache = PARTLY
 
 
+def timed_stage(stages: dict[str, StageTime], name: str):
+    """``measure`` a ``with`` block as the stage ``name`` of ``stages`` (a repeated name adds to the same stage)."""
+    return measure(stages.setdefault(name, StageTime()))
+
+
 # ---- the record of a result ---------------------------------------------------------------------------------
 
 

@@ -9,15 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from gssd_utils.defenses.abl import isolate, lga
+from gssd_utils.defenses.abl import lga
 from gssd_utils.defenses.asd import class_aware_pool, draw_seeds
 from gssd_utils.defenses.base import DefenseInput, MissingCleanDataError
 from gssd_utils.defenses.configs import AblConfig, AsdConfig, DbdConfig, NadConfig
-from gssd_utils.defenses.dbd import lowest_loss, warm_up_head
+from gssd_utils.defenses.dbd import warm_up_head
 from gssd_utils.defenses.nad import attention_loss, attention_map
 from gssd_utils.defenses.registry import DEFENSES, build_defense
 from gssd_utils.models import build_model
 from gssd_utils.training.config import MixMatchConfig, TrainConfig
+from gssd_utils.training.metrics import lowest_loss
 from gssd_utils.training.mixmatch import mixmatch_loss, mixup_lambda, sharpen, symmetric_cross_entropy
 
 
@@ -104,7 +105,7 @@ def test_abl_isolates_mostly_poisons_when_they_are_learned_first():
         loss.backward()
         optimizer.step()
     losses = torch.nn.functional.cross_entropy(model(x), y, reduction="none").detach().numpy()
-    isolated = isolate(losses, 0.05)
+    isolated = np.flatnonzero(lowest_loss(losses, 0.05))
     assert len(isolated) == 30 and np.isin(isolated, poisons).mean() > 0.8
 
 

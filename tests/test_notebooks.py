@@ -55,7 +55,7 @@ def test_source_notebook_is_stripped_and_parameterised(path):
 def test_the_injected_parameters_are_shown_like_the_notebooks_own(tmp_path, own_tags, expected):
     import nbformat
 
-    from gssd_utils.experiments.injected import match_injected_cell
+    from gssd_utils.make.injected import match_injected_cell
 
     notebook = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("profile = 'quick'", metadata={"tags": own_tags}),

@@ -22,9 +22,10 @@ from torch import nn
 from gssd_utils.cache import array_digest, config_key
 from gssd_utils.defenses.base import Defense, DefenseInput, DefenseOutcome, register
 from gssd_utils.defenses.configs import AblConfig
+from gssd_utils.provenance import timed_stage
 from gssd_utils.training.classifier import Objective, cached_classifier
 from gssd_utils.training.config import TrainConfig
-from gssd_utils.training.metrics import per_sample_loss
+from gssd_utils.training.metrics import lowest_loss, per_sample_loss
 
 if TYPE_CHECKING:
     from gssd_utils.profiles import Profile
@@ -45,12 +46,6 @@ def gradient_ascent(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor
     """Unlearning: maximise the cross-entropy of the isolated samples."""
     logits = model(inputs)
     return -nn.functional.cross_entropy(logits.float(), labels), logits
-
-
-def isolate(losses: np.ndarray, ratio: float) -> np.ndarray:
-    """Sorted indices of the ``ratio`` share of samples with the lowest loss (at least one)."""
-    count = max(round(ratio * len(losses)), 1)
-    return np.sort(np.argsort(losses, kind="stable")[:count])
 
 
 def _phase(recipe: TrainConfig, config: AblConfig, epochs: int, lr: float, drop: float | None = None) -> TrainConfig:
@@ -77,22 +72,22 @@ class Abl(Defense):
         outcome = DefenseOutcome(model=None)
         base = (data.train_key(), asdict(self.recipe), asdict(c))
         isolation = _phase(self.recipe, c, c.isolation_epochs, c.isolation_lr)
-        with self.stage(outcome.stages, "isolation"):
+        with timed_stage(outcome.stages, "isolation"):
             model = cached_classifier(x, y, data.num_classes, isolation, config_key(*base, "abl isolation"),
                                       progress=self.progress, objective=lga(c.gamma))
             losses = per_sample_loss(model, x, y, lambda out, lab: nn.functional.cross_entropy(out, lab,
                                                                                               reduction="none"))
-        isolated = isolate(losses, c.isolation_ratio)
+        isolated = np.flatnonzero(lowest_loss(losses, c.isolation_ratio))
         rest = np.setdiff1d(np.arange(len(y)), isolated)
         if c.finetune_epochs:
             finetune = _phase(self.recipe, c, c.finetune_epochs, c.finetune_lr, c.finetune_lr_drop)
-            with self.stage(outcome.stages, "train on the rest"):
+            with timed_stage(outcome.stages, "train on the rest"):
                 model = cached_classifier(x[rest], y[rest], data.num_classes, finetune,
                                           config_key(*base, "abl rest", array_digest(isolated)),
                                           init=model, progress=self.progress)
         if c.unlearning_epochs:
             unlearning = _phase(self.recipe, c, c.unlearning_epochs, c.unlearning_lr)
-            with self.stage(outcome.stages, "unlearning"):
+            with timed_stage(outcome.stages, "unlearning"):
                 model = cached_classifier(x[isolated], y[isolated], data.num_classes, unlearning,
                                           config_key(*base, "abl unlearning", array_digest(isolated)),
                                           init=model, progress=self.progress, objective=gradient_ascent)

@@ -27,13 +27,13 @@ from torch import nn
 from gssd_utils.cache import cache_path, config_key
 from gssd_utils.defenses.base import Defense, DefenseInput, DefenseOutcome, register
 from gssd_utils.defenses.configs import AsdConfig
-from gssd_utils.defenses.dbd import lowest_loss
 from gssd_utils.models import build_model, init_from_images
+from gssd_utils.provenance import timed_stage
 from gssd_utils.training.augment import random_crop_flip, to_float
 from gssd_utils.training.checkpoint import epoch_generator
 from gssd_utils.training.config import TrainConfig
-from gssd_utils.training.metrics import per_sample_loss
-from gssd_utils.training.mixmatch import symmetric_cross_entropy, train_mixmatch
+from gssd_utils.training.metrics import lowest_loss, per_sample_loss
+from gssd_utils.training.mixmatch import sample_sce, train_mixmatch
 
 if TYPE_CHECKING:
     from gssd_utils.profiles import Profile
@@ -97,11 +97,9 @@ class Asd(Defense):
     def work(cls, profile: Profile, n_train: int, n_reserve: int) -> dict[str, int]:
         return {"classifier": profile.defense_config(cls.name).mixmatch.images(n_train)}
 
-    def _sce(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return symmetric_cross_entropy(logits, labels, self.config.sce_alpha, self.config.sce_beta, reduction="none")
-
     def run(self, data: DefenseInput) -> DefenseOutcome:
         c, recipe = self.config, self.recipe
+        sce = sample_sce(c.sce_alpha, c.sce_beta)
         seeds = draw_seeds(data.y_clean, c.seeds_per_class, data.num_classes, recipe.seed)
         images = np.concatenate([data.x_train, data.x_clean[seeds]])
         labels = np.concatenate([data.y_train, data.y_clean[seeds]])
@@ -114,10 +112,10 @@ class Asd(Defense):
                 drop = meta_loss_drop(model, images, labels, c, recipe, recipe.seed * 1_000 + epoch)
                 pool = lowest_loss(drop, c.pool_share)
             elif epoch >= aware_until:
-                pool = lowest_loss(per_sample_loss(model, images, labels, self._sce), c.pool_share)
+                pool = lowest_loss(per_sample_loss(model, images, labels, sce), c.pool_share)
             else:
                 per_class = c.pool_growth * (epoch // c.growth_every + 1)
-                pool = class_aware_pool(per_sample_loss(model, images, labels, self._sce), labels, per_class)
+                pool = class_aware_pool(per_sample_loss(model, images, labels, sce), labels, per_class)
             return pool | seed_mask
 
         outcome = DefenseOutcome(model=None)
@@ -126,11 +124,11 @@ class Asd(Defense):
         init_from_images(model, data.x_train)
         model.tta = recipe.tta
         key = config_key(data.train_key(), data.clean_key(), "asd", asdict(c), asdict(recipe))
-        with self.stage(outcome.stages, "mixmatch"):
+        with timed_stage(outcome.stages, "mixmatch"):
             model, _ = train_mixmatch(model, images, labels, data.num_classes, select, c.mixmatch, recipe,
                                       cache_path("classifier", key, ".pt"), recipe.seed, "asd mixmatch",
                                       self.progress)
-        final = lowest_loss(per_sample_loss(model, images, labels, self._sce), c.pool_share)[:n]
+        final = lowest_loss(per_sample_loss(model, images, labels, sce), c.pool_share)[:n]
         outcome.model, outcome.removed = model, np.flatnonzero(~final)
         outcome.details = {"seeds": len(seeds), "phases (epochs)": [aware_until, meta_from - aware_until,
                                                                       epochs - meta_from]}

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from gssd_utils.cache import array_digest
-from gssd_utils.provenance import StageTime, measure
+from gssd_utils.provenance import StageTime
 
 if TYPE_CHECKING:
     from torch import nn
@@ -135,10 +135,6 @@ class Defense(ABC):
         defense that makes one; the experimenter's side (the book, ``gssd defend --truth``): the defense itself
         never sees ``truth``."""
         return None
-
-    def stage(self, outcome_stages: dict[str, StageTime], name: str):
-        """Record the cost of a ``with`` block as one of this defense's stages."""
-        return measure(outcome_stages.setdefault(name, StageTime()))
 
 
 DEFENSES: dict[str, type[Defense]] = {}

@@ -30,20 +30,13 @@ from gssd_utils.defenses.base import Defense, DefenseInput, DefenseOutcome, chec
 from gssd_utils.defenses.configs import DbdConfig
 from gssd_utils.gssd.pipeline import simclr_features, simclr_stage
 from gssd_utils.models import build_model
-from gssd_utils.provenance import StageTime
+from gssd_utils.provenance import StageTime, timed_stage
 from gssd_utils.training.checkpoint import epoch_generator
-from gssd_utils.training.metrics import per_sample_loss
-from gssd_utils.training.mixmatch import symmetric_cross_entropy, train_mixmatch
+from gssd_utils.training.metrics import lowest_loss, per_sample_loss
+from gssd_utils.training.mixmatch import sample_sce, symmetric_cross_entropy, train_mixmatch
 
 if TYPE_CHECKING:
     from gssd_utils.profiles import Profile
-
-
-def lowest_loss(losses: np.ndarray, share: float) -> np.ndarray:
-    """Boolean mask of the ``share`` of samples with the lowest loss (at least one)."""
-    mask = np.zeros(len(losses), dtype=bool)
-    mask[np.argsort(losses, kind="stable")[: max(round(share * len(losses)), 1)]] = True
-    return mask
 
 
 def warm_up_head(model: nn.Module, features: np.ndarray, labels: np.ndarray, config: DbdConfig, seed: int
@@ -86,20 +79,18 @@ class Dbd(Defense):
         super().check(data)
         check_self_supervised(data, self.config.simclr.batch_size, "defenses.dbd.simclr.batch_size")
 
-    def _sce(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return symmetric_cross_entropy(logits, labels, self.config.sce_alpha, self.config.sce_beta, reduction="none")
-
     def _select(self, model: nn.Module, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """The labelled mask: the ``labelled_share`` of samples ``model`` gives the lowest symmetric cross-entropy."""
-        return lowest_loss(per_sample_loss(model, x, y, self._sce), self.config.labelled_share)
+        c = self.config
+        return lowest_loss(per_sample_loss(model, x, y, sample_sce(c.sce_alpha, c.sce_beta)), c.labelled_share)
 
     def _warmed_up(self, data: DefenseInput, stages: dict[str, StageTime]) -> tuple[nn.Module, str]:
         """The SimCLR backbone with its SCE-warmed head, and the head's cache key: where MixMatch starts."""
         c = self.config
-        with self.stage(stages, "simclr"):
+        with timed_stage(stages, "simclr"):
             simclr, _, simclr_key = simclr_stage(data.x_train, c.simclr, self.progress)
         model = build_model(c.simclr.arch, data.num_classes, c.simclr.width)
-        with self.stage(stages, "warm-up"):
+        with timed_stage(stages, "warm-up"):
             features = simclr_features(simclr, data.x_train, simclr_key)
             head_key = config_key(simclr_key, data.train_key(), "dbd model head", asdict(c))
             head = cached_arrays(cache_path("dbd", head_key, ".npz"),
@@ -120,7 +111,7 @@ class Dbd(Defense):
         c, x, y = self.config, data.x_train, data.y_train
         outcome = DefenseOutcome(model=None)
         model, head_key = self._warmed_up(data, outcome.stages)
-        with self.stage(outcome.stages, "mixmatch"):
+        with timed_stage(outcome.stages, "mixmatch"):
             model, _ = train_mixmatch(model, x, y, data.num_classes, lambda _epoch, m: self._select(m, x, y),
                                       c.mixmatch, self.recipe,
                                       cache_path("classifier", config_key(head_key, asdict(self.recipe)), ".pt"),

@@ -33,6 +33,7 @@ from gssd_utils.defenses.base import (
 from gssd_utils.defenses.configs import KnnEnergyConfig
 from gssd_utils.gssd.pipeline import simclr_features, simclr_stage
 from gssd_utils.gssd.simclr import standardize
+from gssd_utils.provenance import timed_stage
 from gssd_utils.training.classifier import cached_classifier
 
 if TYPE_CHECKING:
@@ -160,11 +161,11 @@ class _Cleansing(Defense):
     def cleanse(self, data: DefenseInput) -> DefenseOutcome:
         outcome = DefenseOutcome(model=None)
         x, y = data.x_train, data.y_train
-        with self.stage(outcome.stages, "simclr"):
+        with timed_stage(outcome.stages, "simclr"):
             model, _, key = simclr_stage(x, self.config.simclr, self.progress)
-        with self.stage(outcome.stages, "features"):
+        with timed_stage(outcome.stages, "features"):
             (features,) = standardize(simclr_features(model, x, key))
-        with self.stage(outcome.stages, "cleansing"):
+        with timed_stage(outcome.stages, "cleansing"):
             cleansing = cleanse(features, y, self.method, self.config)
         outcome.removed = np.setdiff1d(np.arange(len(y)), cleansing.accepted_indices)
         outcome.relabeled, outcome.relabels = cleansing.relabeled_indices, cleansing.relabels
@@ -178,7 +179,7 @@ class _Cleansing(Defense):
         outcome = self.cleanse(data)
         cleansing: Cleansing = outcome.state
         kept, labels = cleansing.kept_indices, cleansing.kept_labels(data.y_train)
-        with self.stage(outcome.stages, "retrain"):
+        with timed_stage(outcome.stages, "retrain"):
             outcome.model = cached_classifier(
                 data.x_train[kept], labels, data.num_classes, self.recipe,
                 config_key(data.train_key(), self.method, array_digest(kept, labels), asdict(self.recipe)),

@@ -33,6 +33,7 @@ from gssd_utils.cache import config_key
 from gssd_utils.defenses.base import Defense, DefenseInput, DefenseOutcome, register
 from gssd_utils.defenses.configs import FineTuneConfig, NadConfig
 from gssd_utils.defenses.none import backdoored_model
+from gssd_utils.provenance import timed_stage
 from gssd_utils.training.augment import to_float
 from gssd_utils.training.classifier import Objective, cached_classifier
 from gssd_utils.training.config import TrainConfig
@@ -127,14 +128,14 @@ class Nad(Defense):
 
     def run(self, data: DefenseInput) -> DefenseOutcome:
         outcome = DefenseOutcome(model=None)
-        with self.stage(outcome.stages, "backdoored model"):
+        with timed_stage(outcome.stages, "backdoored model"):
             backdoored = backdoored_model(data, self.recipe, self.progress)
         base = (data.train_key(), data.clean_key(), asdict(self.recipe))
         objective = None
         outcome.details = {"clean_reserve": len(data.y_clean), "distilled": self.config.distills}
         if self.config.distills:
             teacher_recipe = phase_recipe(self.recipe, self.config, self.config.teacher_epochs)
-            with self.stage(outcome.stages, "teacher"):
+            with timed_stage(outcome.stages, "teacher"):
                 teacher = cached_classifier(data.x_clean, data.y_clean, data.num_classes, teacher_recipe,
                                             config_key(*base, "nad teacher", asdict(teacher_recipe)),
                                             init=backdoored, progress=self.progress)
@@ -143,7 +144,7 @@ class Nad(Defense):
             outcome.details.update(map_positions=list(positions), betas=[round(b, 3) for b in betas])
             objective = distillation(teacher, self.config, betas, self.recipe.label_smoothing)
         student_recipe = phase_recipe(self.recipe, self.config, self.config.epochs)
-        with self.stage(outcome.stages, "student" if self.config.distills else "fine-tune"):
+        with timed_stage(outcome.stages, "student" if self.config.distills else "fine-tune"):
             outcome.model = cached_classifier(
                 data.x_clean, data.y_clean, data.num_classes, student_recipe,
                 config_key(*base, self.name, asdict(self.config), asdict(student_recipe)), init=backdoored,

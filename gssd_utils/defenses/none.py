@@ -13,6 +13,7 @@ from torch import nn
 from gssd_utils.cache import config_key
 from gssd_utils.defenses.base import Defense, DefenseInput, DefenseOutcome, register
 from gssd_utils.defenses.configs import NoDefenseConfig
+from gssd_utils.provenance import timed_stage
 from gssd_utils.training.classifier import cached_classifier
 from gssd_utils.training.config import TrainConfig
 
@@ -32,6 +33,6 @@ class NoDefense(Defense):
 
     def run(self, data: DefenseInput) -> DefenseOutcome:
         outcome = DefenseOutcome(model=None)
-        with self.stage(outcome.stages, "train"):
+        with timed_stage(outcome.stages, "train"):
             outcome.model = backdoored_model(data, self.recipe, self.progress)
         return outcome

@@ -12,7 +12,7 @@ from IPython.display import Markdown, display
 
 from gssd_utils.experiments.runs import AttackRun
 from gssd_utils.experiments.tables import VIEWS, view_columns
-from gssd_utils.profiles import apply_settings, get_profile
+from gssd_utils.profiles import resolve
 from gssd_utils.provenance import Provenance, StageTime
 from gssd_utils.results_io import build_dir, caption, write_results
 
@@ -27,7 +27,7 @@ class Chapter:
     def __init__(self, notebook: str, profile: str, *, data_root: str | Path | None = None,
                  results_dir: str | Path | None = None, train_seed: int = 0, poison_seed: int = 0, target: int = 0,
                  settings: Sequence[str] = (), progress: bool = True, **parameters: Any) -> None:
-        self.profile = apply_settings(get_profile(profile), settings).with_train_seed(train_seed)
+        self.profile = resolve(profile, settings, train_seed)
         self.poison_seed, self.target, self.progress, self.data_root = poison_seed, target, progress, data_root
         named = {"profile": profile, "train_seed": train_seed, "poison_seed": poison_seed, "target": target,
                  **({"settings": list(settings)} if settings else {}), **parameters}

@@ -23,7 +23,7 @@ import pandas as pd
 from gssd_utils.attacks import PoisonConfig, poison_dataset
 from gssd_utils.cache import cache_path, config_key
 from gssd_utils.data import load_dataset
-from gssd_utils.evaluation import measure
+from gssd_utils.evaluation import attack_metrics
 from gssd_utils.profiles import QUICK_CLASSIFIER, get_profile
 from gssd_utils.provenance import Provenance
 from gssd_utils.results_io import write_results
@@ -64,7 +64,7 @@ def measure_recipe(recipe: Recipe, epochs: int, rate: float = 0.01, data_root: s
     model, history = train_classifier(poisoned.data.x_train, poisoned.data.y_train, data.num_classes, config,
                                       checkpoint=cache_path("classifier", key, ".pt"), progress=progress)
     started = time.perf_counter()
-    metrics = measure(model, poisoned)
+    metrics = attack_metrics(model, poisoned)
     return {"recipe": recipe.name, "arch": f"{config.arch} w{config.width}", "n_train": recipe.n_train,
             "epochs": epochs, "train minutes": round(sum(history["epoch_time_s"]) / 60, 2),
             "eval seconds": round(time.perf_counter() - started, 1), "ACC %": round(100 * metrics.acc, 2),

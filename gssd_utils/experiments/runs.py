@@ -30,14 +30,13 @@ from gssd_utils.evaluation import (
     Evaluation,
     Metrics,
     SplitEvaluation,
+    attack_metrics,
     evaluate_removal,
-    measure,
 )
 from gssd_utils.gssd.pipeline import DefenseResult, class_flows, defend_features, simclr_features, simclr_stage
 from gssd_utils.gssd.simclr import SimCLRModel, standardize
 from gssd_utils.profiles import Profile
-from gssd_utils.provenance import CACHED, StageTime, charge
-from gssd_utils.provenance import measure as measure_stage
+from gssd_utils.provenance import CACHED, StageTime, charge, measure
 
 # what a cached RunResult records is keyed by the settings, not by the code that measured it: bump this when the
 # measurement or the evaluation changes, so no result computed by the old rules is read back
@@ -96,7 +95,7 @@ class AttackRun:
         data = data if data is not None else profile.load_data(data_root)
         self.clean, self.reserve = data.split_reserve(profile.clean_reserve, profile.subset_seed)
         self.poison_stage = StageTime()
-        with measure_stage(self.poison_stage):
+        with measure(self.poison_stage):
             self.poisoned: PoisonedDataset = poison_dataset(
                 self.clean, profile.poison_config(attack, rate, target, poison_seed), progress)
         self._outcomes: dict[str, DefenseOutcome] = {}
@@ -192,7 +191,7 @@ class AttackRun:
     def measure(self, model: nn.Module, key: str | None = None) -> Metrics:
         """ACC and ASR of ``model`` on this run's test sets; with ``key`` (the model's cache key) kept in the cache."""
         if key is None:
-            return measure(model, self.poisoned)
+            return attack_metrics(model, self.poisoned)
         path = cache_path("metrics", self.key("metrics", RESULT_VERSION, key), ".json")
         if path.is_file():
             try:
@@ -200,7 +199,7 @@ class AttackRun:
             except (ValueError, TypeError) as exc:
                 warnings.warn(f"cache entry {path} is unreadable ({exc}); recomputing it", CacheMissWarning,
                               stacklevel=2)
-        metrics = measure(model, self.poisoned)
+        metrics = attack_metrics(model, self.poisoned)
         save_json(path, metrics.as_dict())
         return metrics
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from gssd_utils.attacks.clean import Clean
 from gssd_utils.defenses.registry import DEFENSES, get_defense_class
-from gssd_utils.profiles import TABLE1_DEFENSES, Profile, apply_settings, get_profile
+from gssd_utils.profiles import TABLE1_DEFENSES, Profile, resolve
 
 # the trainings beyond one defense: Table 3 (supervised features) and Table 4 (the fine-tuning ablation), both
 # reusing the no-defense model and GSSD's SimCLR model
@@ -69,7 +69,7 @@ class Sweep:
     data_root: str | None = None
 
     def resolved(self) -> Profile:
-        return apply_settings(get_profile(self.profile), self.settings).with_train_seed(self.train_seed)
+        return resolve(self.profile, self.settings, self.train_seed)
 
 
 def book_jobs(profile: Profile) -> list[Job]:

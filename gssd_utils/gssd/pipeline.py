@@ -21,7 +21,7 @@ from gssd_utils.gssd.detection import ClassStatistics, detect_target_classes
 from gssd_utils.gssd.flows import flow_arrays, flows_from_arrays, loglik_matrix, train_class_flows
 from gssd_utils.gssd.simclr import SimCLRModel, extract_features, standardize, train_simclr
 from gssd_utils.gssd.splitting import Split, split_and_relabel
-from gssd_utils.provenance import StageTime, measure
+from gssd_utils.provenance import StageTime, timed_stage
 from gssd_utils.training.classifier import cached_classifier
 from gssd_utils.training.config import SimCLRConfig
 
@@ -43,10 +43,6 @@ class DefenseResult:
     @property
     def final_model(self) -> nn.Module | None:
         return self.finetuned if self.finetuned is not None else self.retrained
-
-
-def _stage(stages: dict[str, StageTime], name: str):
-    return measure(stages.setdefault(name, StageTime()))
 
 
 def simclr_stage(x_train: np.ndarray, config: SimCLRConfig, progress: bool = True
@@ -73,9 +69,9 @@ def defend_features(x_train: np.ndarray, y_train: np.ndarray, num_classes: int, 
                     progress: bool = True) -> DefenseResult:
     """Stages 1-6: SimCLR, features, flows, detection, split and relabels (no classifier)."""
     stages: dict[str, StageTime] = {}
-    with _stage(stages, "simclr"):
+    with timed_stage(stages, "simclr"):
         model, history, simclr_key = simclr_stage(x_train, config.simclr, progress)
-    with _stage(stages, "features"):
+    with timed_stage(stages, "features"):
         (features,) = standardize(simclr_features(model, x_train, simclr_key))
     result = defend_from_features(features, y_train, num_classes, config, simclr_key, progress)
     result.simclr_loss = history["loss"]
@@ -105,11 +101,11 @@ def defend_from_features(features: np.ndarray, y_train: np.ndarray, num_classes:
             flows, curves = train_class_flows(features, y_train, num_classes, config.flows, progress=progress)
         return {"loglik": loglik_matrix(flows, features), "curves": np.array(curves), **flow_arrays(flows)}
 
-    with _stage(stages, "flows"):
+    with timed_stage(stages, "flows"):
         fitted = cached_arrays(cache_path("flows", flows_key, ".npz"), fit_flows,
                                config={"features": features_key, "flows": asdict(config.flows)},
                                expect={"loglik": (len(features), num_classes), "curves": (num_classes, None)})
-    with _stage(stages, "detection + split"):
+    with timed_stage(stages, "detection + split"):
         stats = detect_target_classes(fitted["loglik"], y_train, config.detection)
         split = split_and_relabel(fitted["loglik"], y_train, stats, config.split)
     params = {k: v for k, v in fitted.items() if k.startswith("flow")}
@@ -128,7 +124,7 @@ def retrain_and_finetune(result: DefenseResult, x_train: np.ndarray, y_train: np
     """Stage 7: train on D̂_C, then fine-tune on the relabeled D̂'_P (skipped when it is empty)."""
     split = result.split
     retrain_key = config_key(array_digest(x_train, y_train), array_digest(split.clean_indices), asdict(config.retrain))
-    with _stage(result.stages, "retrain"):
+    with timed_stage(result.stages, "retrain"):
         result.retrained = cached_classifier(x_train[split.clean_indices], y_train[split.clean_indices], num_classes,
                                              config.retrain, retrain_key, progress=progress)
     result.keys["retrain"] = retrain_key
@@ -136,17 +132,8 @@ def retrain_and_finetune(result: DefenseResult, x_train: np.ndarray, y_train: np
         finetune = config.finetune_config()
         result.keys["finetune"] = config_key(retrain_key, array_digest(split.relabeled_indices, split.relabels),
                                              asdict(finetune))
-        with _stage(result.stages, "finetune"):
+        with timed_stage(result.stages, "finetune"):
             result.finetuned = cached_classifier(x_train[split.relabeled_indices], split.relabels, num_classes,
                                                  finetune, result.keys["finetune"], init=result.retrained,
                                                  progress=progress)
-    return result
-
-
-def run_gssd(x_train: np.ndarray, y_train: np.ndarray, num_classes: int, config: GSSDConfig,
-             train: bool = True, progress: bool = True) -> DefenseResult:
-    """The whole defense on a (possibly poisoned) training set."""
-    result = defend_features(x_train, y_train, num_classes, config, progress)
-    if train:
-        result = retrain_and_finetune(result, x_train, y_train, num_classes, config, progress)
     return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from gssd_utils.plots.style import panel_grid
@@ -43,4 +44,31 @@ def comparison_figure(table: pd.DataFrame, title: str = "") -> plt.Figure:
                title="filled: ours; hollow: the paper's", title_fontsize=8)
     fig.suptitle(title, fontsize=11)
     fig.tight_layout(rect=(0, 0.1 if len(attacks) <= 3 else 0.06, 1, 0.95))
+    return fig
+
+
+def headline_figure(comparison: pd.DataFrame, defenses: tuple[str, ...] = ("No defense", "GSSD")) -> plt.Figure:
+    """The front page's figure, ACC (left) and ASR (right) per attack: for each defense a bar for ours and a
+    hatched one for the paper's."""
+    table = comparison[comparison["defense"].isin(defenses)]
+    attacks = list(dict.fromkeys(table["attack"]))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    width = 0.8 / (2 * len(defenses))
+    colours = {"No defense": "tab:grey", "GSSD": "tab:red"}
+    for ax, metric in zip(axes, ("ACC", "ASR"), strict=True):
+        for k, defense in enumerate(defenses):
+            part = table[table["defense"] == defense].set_index("attack").reindex(attacks)
+            x = np.arange(len(attacks)) + (2 * k - len(defenses)) * width + width / 2
+            colour = colours.get(defense, f"C{k}")
+            ax.bar(x, part[metric], width, color=colour, label=f"{defense}, ours")
+            ax.bar(x + width, part[f"{metric} paper"].astype(float), width, color="white", edgecolor=colour,
+                   hatch="///", label=f"{defense}, the paper's")
+        ax.set_xticks(np.arange(len(attacks)), attacks)
+        ax.set_ylabel(f"{metric} (%)")
+        ax.set_ylim(0, 105)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_title("clean accuracy: higher is better", fontsize=10)
+    axes[1].set_title("attack success: lower is better", fontsize=10)
+    axes[1].legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
     return fig

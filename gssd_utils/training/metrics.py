@@ -33,6 +33,14 @@ def predict(model: nn.Module, images: np.ndarray, batch_size: int = 512,
 
 
 @torch.no_grad()
+def lowest_loss(losses: np.ndarray, share: float) -> np.ndarray:
+    """Boolean mask of the ``share`` of samples with the lowest loss (at least one): how ABL isolates and DBD and
+    ASD choose what keeps its label (ties broken by index, so the choice is repeatable)."""
+    mask = np.zeros(len(losses), dtype=bool)
+    mask[np.argsort(losses, kind="stable")[: max(round(share * len(losses)), 1)]] = True
+    return mask
+
+
 def per_sample_loss(model: nn.Module, images: np.ndarray, labels: np.ndarray,
                     loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], batch_size: int = 512) -> np.ndarray:
     """The loss of every sample under ``model`` in eval mode, images as they are (no augmentation)."""

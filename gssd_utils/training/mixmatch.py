@@ -56,6 +56,12 @@ def symmetric_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, alpha: f
     return loss.mean() if reduction == "mean" else loss
 
 
+def sample_sce(alpha: float, beta: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """Each sample's symmetric cross-entropy at these weights, in the form ``per_sample_loss`` takes: what DBD and
+    ASD rank the training set by."""
+    return lambda logits, labels: symmetric_cross_entropy(logits, labels, alpha, beta, reduction="none")
+
+
 def mixmatch_loss(logits_x: torch.Tensor, targets_x: torch.Tensor, logits_u: torch.Tensor,
                   targets_u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(supervised, unsupervised) terms: soft-target cross-entropy and the squared error of the probabilities."""
