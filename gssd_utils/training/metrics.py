@@ -32,7 +32,6 @@ def predict(model: nn.Module, images: np.ndarray, batch_size: int = 512,
     return torch.cat(preds).numpy() if preds else np.empty(0, dtype=np.int64)
 
 
-@torch.no_grad()
 def lowest_loss(losses: np.ndarray, share: float) -> np.ndarray:
     """Boolean mask of the ``share`` of samples with the lowest loss (at least one): how ABL isolates and DBD and
     ASD choose what keeps its label (ties broken by index, so the choice is repeatable)."""
@@ -41,6 +40,7 @@ def lowest_loss(losses: np.ndarray, share: float) -> np.ndarray:
     return mask
 
 
+@torch.no_grad()
 def per_sample_loss(model: nn.Module, images: np.ndarray, labels: np.ndarray,
                     loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], batch_size: int = 512) -> np.ndarray:
     """The loss of every sample under ``model`` in eval mode, images as they are (no augmentation)."""
