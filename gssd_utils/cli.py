@@ -79,9 +79,10 @@ def _cmd_attacks(_: argparse.Namespace) -> None:
 
 
 def _cmd_defenses(_: argparse.Namespace) -> None:
-    from gssd_utils.defenses.registry import DEFENSES
+    from gssd_utils.defenses.registry import defense_names, get_defense_class
 
-    for name, cls in DEFENSES.items():
+    for name in defense_names():
+        cls = get_defense_class(name)
         traits = [t for t, has in (("needs clean data", cls.uses_clean_data), ("sets samples aside", cls.sets_aside),
                                    (f"starts from {', '.join(cls.reuses)}'s models", cls.reuses)) if has]
         notes = f" ({'; '.join(traits)})" if traits else ""

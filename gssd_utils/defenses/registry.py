@@ -14,6 +14,13 @@ from gssd_utils.defenses.base import (
     build_defense,
     get_defense_class,
 )
+from gssd_utils.profiles import TABLE1_DEFENSES
+
+
+def defense_names() -> tuple[str, ...]:
+    """Every registered defense, Table 1's first in its order (the order of every listing and default)."""
+    return tuple(dict.fromkeys([*(n for n in TABLE1_DEFENSES if n in DEFENSES), *DEFENSES]))
+
 
 __all__ = [
     "DEFENSES",
@@ -22,5 +29,6 @@ __all__ = [
     "DefenseOutcome",
     "MissingCleanDataError",
     "build_defense",
+    "defense_names",
     "get_defense_class",
 ]

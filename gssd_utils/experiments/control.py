@@ -13,14 +13,14 @@ from collections.abc import Iterable, Sequence
 import pandas as pd
 
 from gssd_utils.attacks.clean import Clean
-from gssd_utils.defenses.registry import DEFENSES, get_defense_class
+from gssd_utils.defenses.registry import defense_names, get_defense_class
 from gssd_utils.experiments.runs import AttackRun
 from gssd_utils.experiments.tables import pct
-from gssd_utils.profiles import TABLE1_DEFENSES, Profile
+from gssd_utils.profiles import Profile
 
 CONTROL = Clean.name
 # every defense that chooses what to train on (``Defense.sets_aside``), Table 1's in its order first
-CONTROL_DEFENSES = tuple(name for name in dict.fromkeys([*TABLE1_DEFENSES, *DEFENSES]) if DEFENSES[name].sets_aside)
+CONTROL_DEFENSES = tuple(name for name in defense_names() if get_defense_class(name).sets_aside)
 __all__ = ["CONTROL", "CONTROL_DEFENSES", "control_row", "control_runs", "control_summary", "control_table"]
 
 

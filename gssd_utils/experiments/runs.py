@@ -24,7 +24,7 @@ from gssd_utils.atomic_io import save_json
 from gssd_utils.attacks import PoisonedDataset, PoisonTruth, poison_dataset
 from gssd_utils.cache import CacheMissWarning, cache_path, config_key, new_record, origin
 from gssd_utils.data import ImageDataset
-from gssd_utils.defenses.base import DefenseInput, DefenseOutcome
+from gssd_utils.defenses.base import Defense, DefenseInput, DefenseOutcome
 from gssd_utils.defenses.registry import build_defense, get_defense_class
 from gssd_utils.evaluation import (
     Evaluation,
@@ -99,6 +99,7 @@ class AttackRun:
             self.poisoned: PoisonedDataset = poison_dataset(
                 self.clean, profile.poison_config(attack, rate, target, poison_seed), progress)
         self._outcomes: dict[str, DefenseOutcome] = {}
+        self._defenses: dict[str, Defense] = {}  # the instance behind each outcome
         self._results: dict[str, RunResult] = {}
         self._gssd_features: DefenseResult | None = None
 
@@ -147,7 +148,7 @@ class AttackRun:
             defense = build_defense(name, self.profile.defense_config(name), self.profile.classifier, self.progress)
             data = self.defense_input(name)
             defense.check(data)
-            self._outcomes[name] = defense.run(data)
+            self._outcomes[name], self._defenses[name] = defense.run(data), defense
         return self._outcomes[name]
 
     def result(self, name: str) -> RunResult:
@@ -172,8 +173,7 @@ class AttackRun:
                 return result
         outcome = self.defend(name)
         n = len(self.y_train)
-        defense = build_defense(name, self.profile.defense_config(name), self.profile.classifier, self.progress)
-        split = defense.evaluate_split(outcome, self.truth, n)
+        split = self._defenses[name].evaluate_split(outcome, self.truth, n)
         result = RunResult(
             attack=self.attack, defense=name, rate=self.rate, n_poisoned=len(self.truth.poison_indices),
             metrics=self.measure(outcome.model),

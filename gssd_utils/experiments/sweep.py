@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from gssd_utils.attacks.clean import Clean
-from gssd_utils.defenses.registry import DEFENSES, get_defense_class
-from gssd_utils.profiles import TABLE1_DEFENSES, Profile, resolve
+from gssd_utils.defenses.registry import defense_names, get_defense_class
+from gssd_utils.profiles import Profile, resolve
 
 # the trainings beyond one defense: Table 3 (supervised features) and Table 4 (the fine-tuning ablation), both
 # reusing the no-defense model and GSSD's SimCLR model
@@ -34,7 +34,7 @@ TABLES = ("table3", "table4")
 def task_names() -> tuple[str, ...]:
     """What a job can compute: every registered defense's run (Table 1's first, in its order), and the Table 3 and
     Table 4 trainings."""
-    return (*dict.fromkeys([*TABLE1_DEFENSES, *DEFENSES]), *TABLES)
+    return (*defense_names(), *TABLES)
 
 
 def wave(task: str) -> int:
