@@ -89,6 +89,14 @@ def _cmd_defenses(_: argparse.Namespace) -> None:
         print(f"{name:9s} {cls.display:13s} {cls.summary}{notes}")
 
 
+def _cmd_datasets(_: argparse.Namespace) -> None:
+    from gssd_utils.data import DATASETS
+
+    for spec in DATASETS.values():
+        print(f"{spec.name:12s} {spec.num_classes:3d} classes {spec.image_size:4d} px  {spec.about}")
+    print("or any image folder (train/<class>/, test/<class>/) or .npz by its path")
+
+
 def _cmd_poison(args: argparse.Namespace) -> None:
     from dataclasses import replace
 
@@ -311,7 +319,8 @@ def _cmd_defend(args: argparse.Namespace) -> None:
     from gssd_utils.defend_dataset import DefendRequest, defend_dataset
 
     request = DefendRequest(args.defense, Path(args.data), Path(args.clean) if args.clean else None,
-                            Path(args.truth) if args.truth else None, args.target, args.train, tuple(args.set))
+                            Path(args.truth) if args.truth else None, args.target, args.train, tuple(args.set),
+                            args.image_size)
     defend_dataset(request, _profile(args), _output_folder(args.out))
 
 
@@ -338,8 +347,8 @@ def _parents() -> _Parents:
     settings.add_argument("--train-seed", type=int, default=0, help="shifts the seed of every model trained (0)")
 
     experiment = argparse.ArgumentParser(add_help=False, parents=[settings])
-    experiment.add_argument("--data-root", default=None, help="folder holding cifar-10-batches-py/ "
-                            "(default $GSSD_DATA, else ./data)")
+    experiment.add_argument("--data-root", default=None, help="folder holding the registered data sets "
+                            "(cifar-10-batches-py/, imagenet30/, vggface2_30/; default $GSSD_DATA, else ./data)")
     experiment.add_argument("--rate", type=float, default=None, help="poisoning rate (default: the attack's)")
     experiment.add_argument("--target", type=int, default=0)
     experiment.add_argument("--poison-seed", type=int, default=0, help="picks the poisoned images and the trigger")
@@ -355,6 +364,8 @@ def _listing_command(sub, parents: _Parents) -> None:
                    parents=[parents.debug]).set_defaults(func=_cmd_attacks)
     sub.add_parser("defenses", help="list the registered defenses",
                    parents=[parents.debug]).set_defaults(func=_cmd_defenses)
+    sub.add_parser("datasets", help="list the registered data sets",
+                   parents=[parents.debug]).set_defaults(func=_cmd_datasets)
 
 
 def _poison_command(sub, parents: _Parents) -> None:
@@ -472,15 +483,19 @@ def _book_progress_command(sub, parents: _Parents) -> None:
 
 def _defend_command(sub, parents: _Parents) -> None:
     """gssd defend: a defense on the user's own data"""
-    defend = sub.add_parser("defend", parents=[parents.settings], help="run a defense on an npz data set (x_train, "
-                            "y_train, x_test, y_test; optionally x_test_triggered, x_clean, y_clean)")
-    defend.add_argument("--data", required=True, help="npz in the bring-your-own format (see the README)")
+    defend = sub.add_parser("defend", parents=[parents.settings], help="run a defense on your own data: an npz "
+                            "(x_train, y_train, x_test, y_test; optionally x_test_triggered, x_clean, y_clean) or an "
+                            "image folder (train/<class>/, test/<class>/; optionally clean/<class>/, triggered/)")
+    defend.add_argument("--data", required=True, help="an npz or an image folder in the bring-your-own format (see "
+                        "the README)")
+    defend.add_argument("--image-size", type=int, default=None, help="an image folder's images are resized and "
+                        "centre-cropped to this side in pixels (default: the one square size they all have)")
     defend.add_argument("--defense", default="gssd", help="a registered defense (gssd defenses lists them)")
     defend.add_argument("--out", required=True, help="folder for the outputs (created when missing)")
     defend.add_argument("--truth", default=None, help="npz with poison_indices (+ original_labels, target), "
                         "for evaluation only; the defense never reads it")
     defend.add_argument("--clean", default=None, help="npz with x_clean, y_clean: the clean reserve for NAD and ASD "
-                        "(instead of those arrays in --data)")
+                        "(instead of those arrays, or the clean/ folder, in --data)")
     defend.add_argument("--target", type=int, default=None, help="target class, for the ASR")
     defend.add_argument("--train", action="store_true", help="train the final classifier, save it and report "
                         "ACC/ASR (GSSD, kNN and energy stop after the cleansing without it)")

@@ -1,4 +1,5 @@
-"""``gssd defend``: any registered defense on a user's own npz data set, its outputs and report written to a folder.
+"""``gssd defend``: any registered defense on a user's own data set (an npz or an image folder), its outputs and
+report written to a folder.
 
 Everything the command will need is read and checked first — the data, the clean reserve, the truth file, the
 target, the settings, the output and cache folders, whether the defense can run on this data — so that bad input
@@ -20,7 +21,7 @@ import numpy as np
 from gssd_utils.atomic_io import save_json, save_npz, save_torch
 from gssd_utils.attacks import PoisonTruth, load_truth
 from gssd_utils.cache import check_cache_root
-from gssd_utils.data import load_clean_reserve, load_npz_dataset
+from gssd_utils.data import load_clean_reserve, load_user_data
 from gssd_utils.defenses.base import Defense, DefenseInput, DefenseOutcome
 from gssd_utils.defenses.registry import build_defense
 from gssd_utils.failures import RunFailure
@@ -34,9 +35,10 @@ class EvaluationFailed(RunFailure):
 
 @dataclass(frozen=True)
 class DefendRequest:
-    """What the user asked for: ``defense`` on the npz ``data``, optionally with a clean reserve, the truth (for
-    the evaluation only), the target class, and ``train`` (train the final classifier, not only cleanse).
-    ``overrides`` are the ``--set`` settings, recorded in the report."""
+    """What the user asked for: ``defense`` on ``data`` (an npz, an image folder or a registered data set's name;
+    ``image_size`` for a folder), optionally with a clean reserve, the truth (for the evaluation only), the target
+    class, and ``train`` (train the final classifier, not only cleanse). ``overrides`` are the ``--set`` settings,
+    recorded in the report."""
 
     defense: str
     data: Path
@@ -45,6 +47,7 @@ class DefendRequest:
     target: int | None = None
     train: bool = False
     overrides: tuple[str, ...] = ()
+    image_size: int | None = None
 
 
 def _target(request: DefendRequest, truth: PoisonTruth | None, num_classes: int) -> int | None:
@@ -58,7 +61,7 @@ def _target(request: DefendRequest, truth: PoisonTruth | None, num_classes: int)
 def defend_dataset(request: DefendRequest, profile: Profile, out: Path) -> None:
     """Check everything, run the requested defense, write its outputs and report into ``out``."""
     check_cache_root()
-    user = load_npz_dataset(request.data)
+    user = load_user_data(request.data, image_size=request.image_size)
     data = user.data
     clean = load_clean_reserve(request.clean, data) if request.clean else user.clean
     truth, layout = (load_truth(request.truth, len(data.y_train), data.num_classes, "--truth")
@@ -81,7 +84,7 @@ def defend_dataset(request: DefendRequest, profile: Profile, out: Path) -> None:
     with provenance.timed(request.defense):
         outcome = defense.run(inputs) if request.train else defense.cleanse(inputs)
     report = _report(request, profile, provenance, outcome, clean, layout)
-    _write_outputs(out, defense, outcome)
+    _write_outputs(out, defense, outcome, data.info.get("train_files"))
     failure = None
     try:
         report.update(_evaluate(defense, outcome, truth, user.x_test_triggered, data, target, request.train))
@@ -116,9 +119,12 @@ def _report(request: DefendRequest, profile: Profile, provenance: Provenance, ou
     return report
 
 
-def _write_outputs(out: Path, defense: Defense, outcome: DefenseOutcome) -> None:
+def _write_outputs(out: Path, defense: Defense, outcome: DefenseOutcome, files: tuple[str, ...] | None) -> None:
+    """The defense's outputs; for an image folder, the files behind the indices too (``files``: the training set's)."""
+    named = {} if files is None else {"removed_files": np.array(files)[outcome.removed].astype(str),
+                                      "relabeled_files": np.array(files)[outcome.relabeled].astype(str)}
     save_npz(out / "removed.npz", {"removed_indices": outcome.removed, "relabeled_indices": outcome.relabeled,
-                                   "relabels": outcome.relabels})
+                                   "relabels": outcome.relabels, **named})
     for name, arrays in defense.extra_outputs(outcome).items():
         save_npz(out / name, arrays)
     if outcome.model is not None:

@@ -38,6 +38,7 @@ TABLE1_DEFENSES = ("none", "nad", "finetune", "abl", "dbd", "asd", "knn", "energ
 @dataclass(frozen=True)
 class Profile:
     name: str
+    # a registered data set (gssd_utils.data.registry), an image folder's path or an npz's path
     dataset: str
     n_train: int | None  # None: the whole training set
     n_test: int | None
@@ -70,6 +71,9 @@ class Profile:
     train_seed: int = 0
     # the train seeds of the clean-data control (chapter 6): the cleansing defenses on the unpoisoned training set
     control_seeds: tuple[int, ...] = (0,)
+    # the side in pixels an image folder's images are brought to (None: a registered folder data set's own size, or
+    # the one size every image of a user's folder has)
+    image_size: int | None = None
 
     @property
     def comparison_attacks(self) -> tuple[str, ...]:
@@ -108,10 +112,12 @@ class Profile:
                        train_seed=train_seed)
 
     def load_data(self, data_root: str | Path | None = None) -> ImageDataset:
-        """This profile's data set and subset (``data_root``: where CIFAR-10 lies; default ``$GSSD_DATA``)."""
+        """This profile's data set and subset (``data_root``: where the registered data sets lie; default
+        ``$GSSD_DATA``)."""
         from gssd_utils.data import load_dataset
 
-        return load_dataset(self.dataset, data_root).subset(self.n_train, self.n_test, self.subset_seed)
+        data = load_dataset(self.dataset, data_root, self.image_size)
+        return data.subset(self.n_train, self.n_test, self.subset_seed)
 
     def describe(self) -> str:
         c, s = self.classifier, self.simclr

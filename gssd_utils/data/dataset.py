@@ -33,7 +33,7 @@ class ImageDataset:
     def identity(self) -> dict:
         """What tells this copy and subset from another, for cache keys and provenance: names and checksums,
         never a machine's paths."""
-        keys = ("name", "canonical", "md5", "subset", "split", "source", "reserve")
+        keys = ("name", "canonical", "md5", "resolution", "subset", "split", "source", "reserve")
         return {k: self.info[k] for k in keys if k in self.info}
 
     def split_reserve(self, share: float, seed: int = 0) -> tuple[ImageDataset, tuple[np.ndarray, np.ndarray]]:

@@ -21,16 +21,19 @@ class Chapter:
     """One notebook's session: its profile (with any ``settings`` applied), data, runs and provenance.
 
     The provenance's command is the notebook and its parameters, so a reader can re-run exactly this chapter.
-    Results go to ``results_dir`` (default: the build's folder, never the committed reference results).
+    Results go to ``results_dir`` (default: the build's folder, never the committed reference results). ``data``
+    replaces the profile's data set: a registered name, an image folder or an npz (the ``dataset`` setting).
     """
 
     def __init__(self, notebook: str, profile: str, *, data_root: str | Path | None = None,
                  results_dir: str | Path | None = None, train_seed: int = 0, poison_seed: int = 0, target: int = 0,
-                 settings: Sequence[str] = (), progress: bool = True, **parameters: Any) -> None:
-        self.profile = resolve(profile, settings, train_seed)
+                 settings: Sequence[str] = (), data: str | None = None, progress: bool = True,
+                 **parameters: Any) -> None:
+        self.profile = resolve(profile, [*settings, *([f"dataset={data}"] if data else [])], train_seed)
         self.poison_seed, self.target, self.progress, self.data_root = poison_seed, target, progress, data_root
         named = {"profile": profile, "train_seed": train_seed, "poison_seed": poison_seed, "target": target,
-                 **({"settings": list(settings)} if settings else {}), **parameters}
+                 **({"settings": list(settings)} if settings else {}), **({"data": _shown(data)} if data else {}),
+                 **parameters}
         command = " ".join([f"papermill notebooks/{notebook}.ipynb", *(f"-p {k} {v!r}" for k, v in named.items())])
         self.provenance = Provenance(profile=self.profile.name, data={}, command=command)
         with self.provenance.timed("load data"):
@@ -93,3 +96,10 @@ def show_table(table: pd.DataFrame, view: str | None = None) -> None:
     for title, patterns in VIEWS[view]:
         display(Markdown(f"**{title}**"))
         display(styled(table[view_columns(table, patterns)]))
+
+
+def _shown(data: str) -> str:
+    """A registered data set by name, a user's folder or file by its last part only (no machine paths)."""
+    from gssd_utils.data import DATASETS
+
+    return data if data in DATASETS else f".../{Path(data).name}"
