@@ -5,6 +5,8 @@
 - ``paper``: the paper's settings (official-code values where the text is silent), for a GPU.
 - ``paper-dryrun``: the paper profile's networks and code paths on a few hundred images for an epoch each, so
   every notebook's paper-scale code runs (in CI) before anyone spends GPU hours on it.
+- ``paper-imagenet30``, ``paper-vggface2``: the paper's 224-px data sets with the official code's networks and
+  schedule (``_paper_224``); they need the data (``gssd datasets``) and a GPU.
 
 Seeds: ``poison_seed`` picks the poisoned images and the trigger; ``train_seed`` shifts the seed of every model
 trained on them (``Profile.with_train_seed``). Any setting can be changed by name (``apply_settings``), as the
@@ -30,7 +32,7 @@ from gssd_utils.training.config import MixMatchConfig, SimCLRAugmentConfig, SimC
 if TYPE_CHECKING:
     from gssd_utils.data import ImageDataset
 
-PROFILE_NAMES = ("smoke", "quick", "paper", "paper-dryrun")
+PROFILE_NAMES = ("smoke", "quick", "paper", "paper-dryrun", "paper-imagenet30", "paper-vggface2")
 # Table 1's rows in the paper's order, the fine-tune-only row beside NAD; the book's tables and gssd compare use them
 TABLE1_DEFENSES = ("none", "nad", "finetune", "abl", "dbd", "asd", "knn", "energy", "gssd")
 
@@ -268,6 +270,30 @@ _PROFILES["paper-dryrun"] = replace(
     attack_params={"issba": {"epochs": 1, "warmup_epochs": 1}, "lc": {"surrogate_epochs": 1}},
 )
 
+
+
+def _paper_224(name: str, dataset: str, arch: str, width: int, batch_size: int) -> Profile:
+    """The official code's 224-px runs (stage 5 of retraining.py): torchvision's ResNet-18 (ImageNet-30) or
+    DenseNet-121 (VGGFace2-30) from scratch, SGD at lr 0.01 with weight decay 1e-4 for 90 epochs, x0.1 at epoch 60,
+    batch 128 (32 for VGGFace2); SimCLR on torchvision's ResNet-18, its other settings as on CIFAR-10. Triggers as
+    the official code builds them at 224 px: WaNet's field at k = 224, Blend's seeded noise at alpha 0.1 (theirs is
+    fresh, unsaved noise), and BadNets' seeded 32x32 patch for their unpublished 32x32 logo.
+
+    Deviation, stated: the classifier's augmentation translates by up to 28 px (4/32 of the side, the CIFAR recipe's
+    share) and flips, where the official code takes RandomResizedCrop(224) of the original image.
+    """
+    simclr = replace(_PAPER_SIMCLR, arch="resnet18_imagenet")
+    classifier = TrainConfig(arch=arch, width=width, epochs=90, batch_size=batch_size, lr=0.01, weight_decay=1e-4,
+                             schedule="step", milestones=(60 / 90,), crop_padding=28)
+    attacks = ("badnets", "blend", "wanet")  # the paper's Table 1 columns for these data sets
+    return replace(_PROFILES["paper"], name=name, dataset=dataset, image_size=224, classifier=classifier,
+                   simclr=simclr, defenses=_scaled_defenses(simclr), attacks=attacks, table3_attacks=attacks,
+                   table4_attacks=attacks, rate_attacks=("badnets",),
+                   attack_params={"badnets": {"variant": "patch32"}, "wanet": {"k": 224}})
+
+
+_PROFILES["paper-imagenet30"] = _paper_224("paper-imagenet30", "imagenet30", "resnet18_imagenet", 64, 128)
+_PROFILES["paper-vggface2"] = _paper_224("paper-vggface2", "vggface2_30", "densenet121", 32, 32)
 
 def get_profile(name: str, **classifier_overrides: Any) -> Profile:
     """The named profile; keyword arguments override its classifier settings (e.g. ``epochs=3``)."""

@@ -23,7 +23,7 @@ class WaNetConfig:
     grid_rescale: float = 1.0
 
     def __post_init__(self) -> None:
-        check_range("wanet", "k", self.k, 2, 32)
+        check_range("wanet", "k", self.k, 2, 224)  # 4 on CIFAR; 224 in the official 224-px setting
         check_range("wanet", "s", self.s, 0.0, 10.0)
         check_range("wanet", "grid_rescale", self.grid_rescale, 0.1, 10.0)
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from gssd_utils.data.cifar10 import DATA_ENV, DataNotFoundError, load_cifar10, resolve_data_root
 from gssd_utils.data.dataset import ImageDataset
 from gssd_utils.data.digits import load_digits32
-from gssd_utils.data.image_folder import TEST_SPLITS, load_image_folder
-from gssd_utils.data.npz_dataset import UserData, load_npz_dataset
+from gssd_utils.data.image_folder import TEST_SPLITS, list_folder, load_image_folder
+from gssd_utils.data.npz_dataset import UserData, load_npz_dataset, read_arrays
 
 IMAGENET30 = {  # folder name: ILSVRC wnid (Hendrycks et al. 2019)
     "acorn": "n12267677", "airliner": "n02690373", "ambulance": "n02701002", "american_alligator": "n01698640",
@@ -38,11 +38,13 @@ IMAGENET30 = {  # folder name: ILSVRC wnid (Hendrycks et al. 2019)
 @dataclass(frozen=True)
 class DataSetSpec:
     """A registered data set: its native resolution and class count, how it is loaded from the data root, and
-    whether it is an image folder (whose images can be brought to another resolution) or fixed arrays."""
+    whether it is an image folder (whose images can be brought to another resolution) or fixed arrays.
+    ``n_train``: its training images, for planning a sweep on a machine that does not hold the data."""
 
     name: str
     image_size: int
     num_classes: int
+    n_train: int
     about: str
     load: Callable[[Path, int], ImageDataset]
     resizable: bool = False
@@ -79,19 +81,34 @@ def _vggface2_30(root: Path, size: int) -> ImageDataset:
 
 
 DATASETS: dict[str, DataSetSpec] = {spec.name: spec for spec in (
-    DataSetSpec("cifar10", 32, 10, "CIFAR-10, the python batches (torchvision downloads them when online)",
+    DataSetSpec("cifar10", 32, 10, 50_000, "CIFAR-10, the python batches (torchvision downloads them when online)",
                 lambda root, size: load_cifar10(root)),
-    DataSetSpec("digits32", 32, 10, "scikit-learn's embedded digits at 32x32 RGB (smoke; no download)",
+    DataSetSpec("digits32", 32, 10, 1_437, "scikit-learn's embedded digits at 32x32 RGB (smoke; no download)",
                 lambda root, size: load_digits32()),
-    DataSetSpec("imagenet30", 224, 30, "ImageNet-30 (Hendrycks et al. 2019) as an image folder, at 224 px",
+    DataSetSpec("imagenet30", 224, 30, 39_000, "ImageNet-30 (Hendrycks et al. 2019) as an image folder, at 224 px",
                 _imagenet30, resizable=True),
-    DataSetSpec("vggface2_30", 224, 30, "30 VGGFace2 identities of your choice as an image folder, at 224 px",
+    # its size depends on the identities chosen: planned at VGGFace2's mean, 362 images per identity (Cao et al. 2018)
+    DataSetSpec("vggface2_30", 224, 30, 30 * 362, "30 VGGFace2 identities of your choice as an image folder, at 224 px",
                 _vggface2_30, resizable=True),
 )}
 
 
 def dataset_names() -> tuple[str, ...]:
     return tuple(DATASETS)
+
+
+def planned_train_size(dataset: str) -> int | None:
+    """The training images of a data set without decoding it: a registered one's stated size, a folder's file
+    count, an npz's label count; None when the path does not exist here."""
+    spec = DATASETS.get(dataset)
+    if spec is not None:
+        return spec.n_train
+    path = Path(dataset).expanduser()
+    if path.is_dir():
+        return len(list_folder(path).train)
+    if path.suffix == ".npz" and path.is_file():
+        return len(read_arrays(path)["y_train"])
+    return None
 
 
 def load_dataset(name: str, root: str | Path | None = None, image_size: int | None = None) -> ImageDataset:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from gssd_utils.attacks.clean import Clean
+from gssd_utils.data.registry import planned_train_size
 from gssd_utils.defenses.registry import defense_names, get_defense_class
 from gssd_utils.profiles import Profile, resolve
 
@@ -178,9 +179,11 @@ class JobRunner:
 def estimate(profile: Profile, jobs: Sequence[Job], bench: dict | None) -> list[dict[str, Any]]:
     """Per job, the images each network trains on (each defense's ``work``); with ``bench`` — a ``gssd bench``
     record from the machine that will run them — the hours. Without it the hours are left out, not guessed. A model
-    shared by several jobs is counted once, in the job that trains it."""
-    n = round((profile.n_train or 50_000) * (1 - profile.clean_reserve))
-    reserve = round((profile.n_train or 50_000) * profile.clean_reserve)
+    shared by several jobs is counted once, in the job that trains it. The training set's size is the profile's
+    subset, else the data set's (``planned_train_size``; CIFAR-10's 50,000 for data not on this machine)."""
+    total = profile.n_train or planned_train_size(profile.dataset) or 50_000
+    n = round(total * (1 - profile.clean_reserve))
+    reserve = round(total * profile.clean_reserve)
     work = {task: {"classifier": n * profile.classifier.epochs} if task in TABLES else
             get_defense_class(task).work(profile, n, reserve) for task in dict.fromkeys(job.task for job in jobs)}
     rates = {row["stage"]: row["rate"] for row in bench["rows"]} if bench else {}

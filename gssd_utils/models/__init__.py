@@ -1,4 +1,5 @@
-"""Networks: the CIFAR ResNet-18 of the paper (with a width multiplier), an airbench-style net and a small CNN."""
+"""Networks: the CIFAR ResNet-18 of the paper (with a width multiplier), an airbench-style net, a small CNN, and
+the official code's torchvision ResNet-18 and DenseNet-121 for the 224-px data sets."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ import torch
 from torch import nn
 
 from gssd_utils.models.airnet import AirNet
+from gssd_utils.models.imagenet import DenseNet121, ImageNetResNet18
 from gssd_utils.models.resnet import CifarResNet18
 from gssd_utils.models.small_cnn import SmallCNN
 from gssd_utils.training.augment import to_float
 
-ARCHITECTURES = {"resnet18": CifarResNet18, "airnet": AirNet, "small_cnn": SmallCNN}
+ARCHITECTURES = {"resnet18": CifarResNet18, "airnet": AirNet, "small_cnn": SmallCNN,
+                 "resnet18_imagenet": ImageNetResNet18, "densenet121": DenseNet121}
 
-__all__ = ["ARCHITECTURES", "AirNet", "CifarResNet18", "SmallCNN", "build_model", "init_from_images"]
+__all__ = ["ARCHITECTURES", "AirNet", "CifarResNet18", "DenseNet121", "ImageNetResNet18", "SmallCNN", "build_model",
+           "init_from_images"]
 WHITENING_IMAGES = 5000  # the images a data-dependent first layer is initialised from (airbench's count)
 
 

@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, field
 from gssd_utils.cache import config_key
 from gssd_utils.validation import require_at_least_one
 
-ARCHITECTURES = ("resnet18", "airnet", "small_cnn")  # the networks of ``gssd_utils.models``
+# the networks of gssd_utils.models, by name (torch-free, for the config checks)
+ARCHITECTURES = ("resnet18", "airnet", "small_cnn", "resnet18_imagenet", "densenet121")
 PAD_MODES = ("zeros", "reflect")
 
 SCHEDULES = ("step", "cosine", "triangle")
