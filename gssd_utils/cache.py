@@ -81,6 +81,15 @@ def array_digest(*arrays: np.ndarray) -> str:
     return digest.hexdigest()[:16]
 
 
+def file_digest(path: str | Path) -> str:
+    """The md5 of a file's bytes, read in chunks: what identifies a user's data or weights file, wherever it lies."""
+    digest = hashlib.md5()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def new_record(config: Any, compute_s: float, peak_mb: float | None, **extra: Any) -> dict:
     """What an entry is and what it cost, stamped with where and when it was computed."""
     from gssd_utils.provenance import device_description

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from gssd_utils.data.memory import DataTooLargeError
 from gssd_utils.failures import RunFailure
 
 BAD_INPUT, FAILED, INTERRUPTED = 2, 1, 130
@@ -503,13 +504,26 @@ def _defend_command(sub, parents: _Parents) -> None:
     defend.set_defaults(func=_cmd_defend)
 
 
+def _cmd_fetch_clip(_: argparse.Namespace) -> None:
+    from gssd_utils.models.clip import fetch_weights
+
+    print(f"CLIP RN50 weights: {fetch_weights()}")
+
+
+def _fetch_command(sub, parents: _Parents) -> None:
+    """gssd fetch-clip: the one download the package makes, on request"""
+    sub.add_parser("fetch-clip", parents=[parents.debug], help="download CLIP RN50's weights (OpenAI's, via the "
+                   "Hugging Face Hub) for Table 3's CLIP row, into $GSSD_WEIGHTS/clip-rn50-openai/"
+                   ).set_defaults(func=_cmd_fetch_clip)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gssd", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     parents = _parents()
     for add in (_listing_command, _poison_command, _no_defense_command, _evaluate_command, _compare_command,
                 _control_command, _bench_command, _recipes_command, _sweep_command, _book_progress_command,
-                _defend_command):
+                _defend_command, _fetch_command):
         add(sub, parents)
     return parser
 
@@ -539,7 +553,7 @@ def _report(args: argparse.Namespace, exc: BaseException, code: int) -> int:
     if args.debug:
         traceback.print_exception(exc)
     message = str(exc) or type(exc).__name__
-    if isinstance(exc, MemoryError):
+    if isinstance(exc, MemoryError) and not isinstance(exc, DataTooLargeError):  # that one names its own fix
         message = "out of memory. Fix: lower the batch sizes (--set simclr.batch_size=..., classifier.batch_size=...)"
     print(f"gssd: error: {message}", file=sys.stderr)
     return code

@@ -115,9 +115,21 @@ def test_every_attack_defaults_to_the_rate_its_paper_numbers_come_from():
 
     attacks = [a for a in attack_names() if get_attack_class(a).poisons]  # all but the clean-data control
     assert {a: PoisonConfig(a).resolved_rate() for a in attacks} == paper_reference.PAPER_RATE
-    assert paper_reference.at_paper_rate(paper_reference.NO_DEFENSE, "lc", 0.025)[:2] == (94.9, 99.33)
-    assert paper_reference.at_paper_rate(paper_reference.NO_DEFENSE, "lc", 0.05) == (None, None, None)
-    assert paper_reference.at_paper_rate(paper_reference.GSSD_DEFENDED, "chessboard", 0.02) == (None, None)
+    assert paper_reference.published("none", "lc", 0.025)[:2] == (94.9, 99.33)
+    assert paper_reference.published("none", "lc", 0.05) == (None, None, "")
+    assert paper_reference.published("gssd", "chessboard", 0.02) == (None, None, "")
+    assert paper_reference.published("none", "chessboard", 0.02) == (94.14, 99.9, "Wang et al. Tab. 2")
+
+
+def test_the_224px_data_sets_have_their_own_paper_rows():
+    from gssd_utils import paper_reference
+
+    assert paper_reference.published("gssd", "badnets", 0.1, "imagenet30") == (94.8, 0.0, "GSSD Tab. 1 (ImageNet-30)")
+    assert paper_reference.published("nad", "wanet", 0.1, "vggface2_30")[:2] == (50.4, 4.20)
+    assert paper_reference.published("gssd", "badnets", 0.05, "imagenet30") == (None, None, "")
+    assert paper_reference.published("knn", "wanet", 0.1, "imagenet30") == (None, None, "")  # Wang et al.: CIFAR only
+    assert paper_reference.published("gssd", "lc", 0.025, "vggface2_30") == (None, None, "")  # not run there
+    assert paper_reference.published("gssd", "badnets", 0.1, "runs/mine.npz") == (None, None, "")  # a user's data
 
 
 def test_the_clean_control_leaves_the_training_set_as_it_is(tiny):

@@ -7,13 +7,13 @@ that names the file, the field and the fix, before any work starts.
 
 from __future__ import annotations
 
-import hashlib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from gssd_utils.cache import file_digest
 from gssd_utils.data.cifar10 import CorruptDataError
 from gssd_utils.data.dataset import ImageDataset, validate_images
 
@@ -28,14 +28,6 @@ class UserData:
     data: ImageDataset
     x_test_triggered: np.ndarray | None = None
     clean: tuple[np.ndarray, np.ndarray] | None = None
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_arrays(path: str | Path, what: str = "data file") -> dict[str, np.ndarray]:
@@ -111,7 +103,7 @@ def load_npz_dataset(path: str | Path) -> UserData:
     dataset = ImageDataset(
         x_train=arrays["x_train"], y_train=y_train.astype(np.int64), x_test=arrays["x_test"],
         y_test=arrays["y_test"].astype(np.int64), classes=tuple(str(c) for c in range(num_classes)),
-        info={"name": path.stem, "source": f"npz file {path.name}", "md5": _md5(path), "canonical": None},
+        info={"name": path.stem, "source": f"npz file {path.name}", "md5": file_digest(path), "canonical": None},
     )
     return UserData(dataset, triggered, clean)
 

@@ -31,14 +31,10 @@ def stage_columns(stages: Mapping[str, StageTime]) -> dict:
     return columns
 
 
-def paper(table: dict, attack: str, rate: float) -> tuple:
-    return paper_reference.at_paper_rate(table, attack, rate)
-
-
 def no_defense_row(run: AttackRun) -> dict:
     """ACC/ASR of the classifier trained on the poisoned set, beside the paper's at the paper's rate."""
     result = run.result("none")
-    acc, asr, source = paper(paper_reference.NO_DEFENSE, run.attack, run.rate)
+    acc, asr, source = paper_reference.published("none", run.attack, run.rate, run.profile.dataset)
     train = result.stages["train"]
     epochs = run.profile.classifier.epochs
     return {
@@ -57,7 +53,7 @@ def gssd_row(run: AttackRun) -> dict:
     state = run.gssd(train=True)
     split = gssd.split
     retrained = run.measure(state.retrained, state.keys["retrain"])
-    acc, asr = paper(paper_reference.GSSD_DEFENDED, run.attack, run.rate)
+    acc, asr, _ = paper_reference.published("gssd", run.attack, run.rate, run.profile.dataset)
     return {
         "attack": run.attack, "rate": run.rate, "n_poisoned": gssd.n_poisoned, "rule": state.stats.rule,
         "target detected": split.target_detected, "kind": state.stats.kind[run.target],
@@ -155,8 +151,8 @@ def cleansing_table(runs: Iterable[AttackRun], methods: Sequence[str] = ("gssd",
     for run in runs:
         for method in methods:
             row = cleansing_row(run.result(method))
-            row["ACC paper"], row["ASR paper"], row["paper source"] = paper_reference.published(method, run.attack,
-                                                                                             run.rate)
+            row["ACC paper"], row["ASR paper"], row["paper source"] = paper_reference.published(
+                method, run.attack, run.rate, run.profile.dataset)
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -178,7 +174,7 @@ def comparison_rows(run: AttackRun, defenses: Sequence[str]) -> list[dict]:
     rows = []
     for defense in defenses:
         result = run.result(defense)
-        acc, asr, source = paper_reference.published(defense, run.attack, run.rate)
+        acc, asr, source = paper_reference.published(defense, run.attack, run.rate, run.profile.dataset)
         ev = result.evaluation
         rows.append({
             "attack": run.attack, "rate": run.rate, "defense": get_defense_class(defense).display,
