@@ -256,6 +256,16 @@ def _cmd_bench(args: argparse.Namespace) -> None:
         print("wrote " + ", ".join(map(str, paths)), file=sys.stderr)
 
 
+def _cmd_step_check(args: argparse.Namespace) -> None:
+    from gssd_utils.experiments.step_check import step_check
+
+    profile = _profile(args)
+    print(profile.describe())
+    table = step_check(profile, train_per_class=args.per_class, echo=lambda line: print(line, flush=True))
+    print(f"{table.attrs['device']}; every stage ran one step at the batch shown")
+    print(table.to_string(index=False))
+
+
 def _cmd_recipes(args: argparse.Namespace) -> None:
     from gssd_utils.experiments.recipes import recipe_curves, recipe_throughput
 
@@ -510,6 +520,15 @@ def _cmd_fetch_clip(_: argparse.Namespace) -> None:
     print(f"CLIP RN50 weights: {fetch_weights()}")
 
 
+def _step_check_command(sub, parents: _Parents) -> None:
+    """gssd step-check: the 224-px profiles' stages, one step each"""
+    check = sub.add_parser("step-check", parents=[parents.settings],
+                           help="the 224-px paper profiles' stages, one step each at their batch sizes, on a "
+                           "generated image folder, with the peak memory (the 224-px paper-dryrun)")
+    check.add_argument("--per-class", type=int, default=24, help="training images generated per class (24)")
+    check.set_defaults(func=_cmd_step_check)
+
+
 def _fetch_command(sub, parents: _Parents) -> None:
     """gssd fetch-clip: the one download the package makes, on request"""
     sub.add_parser("fetch-clip", parents=[parents.debug], help="download CLIP RN50's weights (OpenAI's, via the "
@@ -523,7 +542,7 @@ def build_parser() -> argparse.ArgumentParser:
     parents = _parents()
     for add in (_listing_command, _poison_command, _no_defense_command, _evaluate_command, _compare_command,
                 _control_command, _bench_command, _recipes_command, _sweep_command, _book_progress_command,
-                _defend_command, _fetch_command):
+                _defend_command, _step_check_command, _fetch_command):
         add(sub, parents)
     return parser
 

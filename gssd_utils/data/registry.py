@@ -39,7 +39,8 @@ IMAGENET30 = {  # folder name: ILSVRC wnid (Hendrycks et al. 2019)
 class DataSetSpec:
     """A registered data set: its native resolution and class count, how it is loaded from the data root, and
     whether it is an image folder (whose images can be brought to another resolution) or fixed arrays.
-    ``n_train``: its training images, for planning a sweep on a machine that does not hold the data."""
+    ``n_train``: its training images, for planning a sweep on a machine that does not hold the data; ``classes``:
+    its class folders' names, where the data set fixes them."""
 
     name: str
     image_size: int
@@ -48,6 +49,7 @@ class DataSetSpec:
     about: str
     load: Callable[[Path, int], ImageDataset]
     resizable: bool = False
+    classes: tuple[str, ...] = ()
 
 
 def _folder_or_missing(root: Path, folder: str, what: str, how: str) -> Path:
@@ -62,7 +64,7 @@ def _folder_or_missing(root: Path, folder: str, what: str, how: str) -> Path:
 def _imagenet30(root: Path, size: int) -> ImageDataset:
     path = _folder_or_missing(root, "imagenet30", "ImageNet-30", "download ImageNet-30's train and test archives "
                               "from github.com/hendrycks/ss-ood (its README links them) and unpack them")
-    names = tuple(IMAGENET30)
+    names = DATASETS["imagenet30"].classes
     found = {p.name for p in (path / "train").iterdir() if p.is_dir()}
     classes = tuple(IMAGENET30[n] for n in names) if found == set(IMAGENET30.values()) else names
     data, _, _ = load_image_folder(path, size, classes, name="imagenet30")
@@ -86,7 +88,7 @@ DATASETS: dict[str, DataSetSpec] = {spec.name: spec for spec in (
     DataSetSpec("digits32", 32, 10, 1_437, "scikit-learn's embedded digits at 32x32 RGB (smoke; no download)",
                 lambda root, size: load_digits32()),
     DataSetSpec("imagenet30", 224, 30, 39_000, "ImageNet-30 (Hendrycks et al. 2019) as an image folder, at 224 px",
-                _imagenet30, resizable=True),
+                _imagenet30, resizable=True, classes=tuple(IMAGENET30)),
     # its size depends on the identities chosen: planned at VGGFace2's mean, 362 images per identity (Cao et al. 2018)
     DataSetSpec("vggface2_30", 224, 30, 30 * 362, "30 VGGFace2 identities of your choice as an image folder, at 224 px",
                 _vggface2_30, resizable=True),
