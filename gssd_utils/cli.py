@@ -354,7 +354,7 @@ def _parents() -> _Parents:
     settings = argparse.ArgumentParser(add_help=False, parents=[debug])
     settings.add_argument("--profile", choices=PROFILES, default="quick", help="scale of every default (quick)")
     settings.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                          help="change any setting of the profile, e.g. --set simclr.batch_size=128 --set "
+                          help="change any setting of the profile, e.g. --set ssl.batch_size=128 --set "
                                "flows.lr=1e-4 --set classifier.epochs=3 --set defenses.nad.epochs=5 (repeatable)")
     settings.add_argument("--train-seed", type=int, default=0, help="shifts the seed of every model trained (0)")
 
@@ -573,6 +573,6 @@ def _report(args: argparse.Namespace, exc: BaseException, code: int) -> int:
         traceback.print_exception(exc)
     message = str(exc) or type(exc).__name__
     if isinstance(exc, MemoryError) and not isinstance(exc, DataTooLargeError):  # that one names its own fix
-        message = "out of memory. Fix: lower the batch sizes (--set simclr.batch_size=..., classifier.batch_size=...)"
+        message = "out of memory. Fix: lower the batch sizes (--set ssl.batch_size=..., classifier.batch_size=...)"
     print(f"gssd: error: {message}", file=sys.stderr)
     return code

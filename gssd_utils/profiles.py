@@ -10,7 +10,7 @@
 
 Seeds: ``poison_seed`` picks the poisoned images and the trigger; ``train_seed`` shifts the seed of every model
 trained on them (``Profile.with_train_seed``). Any setting can be changed by name (``apply_settings``), as the
-command line's ``--set simclr.epochs=50`` does. This module stays free of torch, so the command line starts fast.
+command line's ``--set ssl.epochs=50`` does. This module stays free of torch, so the command line starts fast.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from gssd_utils.defenses.configs import AblConfig, AsdConfig, DbdConfig, FineTun
 from gssd_utils.gssd.config import FlowConfig, GSSDConfig
 from gssd_utils.gssd.detection import DetectionConfig
 from gssd_utils.gssd.splitting import SplitConfig
-from gssd_utils.training.config import MixMatchConfig, SimCLRAugmentConfig, SimCLRConfig, TrainConfig
+from gssd_utils.training.config import MixMatchConfig, SimCLRAugmentConfig, SSLConfig, TrainConfig
 
 if TYPE_CHECKING:
     from gssd_utils.data import ImageDataset
@@ -45,7 +45,7 @@ class Profile:
     n_train: int | None  # None: the whole training set
     n_test: int | None
     classifier: TrainConfig  # the one recipe: no defense, GSSD's retraining and every baseline train with it
-    simclr: SimCLRConfig
+    ssl: SSLConfig
     flows: FlowConfig
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
@@ -90,7 +90,7 @@ class Profile:
 
     def gssd(self) -> GSSDConfig:
         """The defense at this profile; the retraining recipe is the no-defense classifier's, for a fair comparison."""
-        return GSSDConfig(simclr=self.simclr, flows=self.flows, retrain=self.classifier, detection=self.detection,
+        return GSSDConfig(ssl=self.ssl, flows=self.flows, retrain=self.classifier, detection=self.detection,
                           split=self.split, finetune_epochs=self.finetune_epochs, finetune_lr=self.finetune_lr)
 
     def defense_config(self, name: str) -> Any:
@@ -107,10 +107,10 @@ class Profile:
         if train_seed == self.train_seed:
             return self
         shift = train_seed - self.train_seed
-        simclr = replace(self.simclr, seed=self.simclr.seed + shift)
+        ssl = replace(self.ssl, seed=self.ssl.seed + shift)
         return replace(self, classifier=replace(self.classifier, seed=self.classifier.seed + shift),
-                       simclr=simclr, flows=replace(self.flows, seed=self.flows.seed + shift),
-                       defenses={k: _reseed(v, shift, self.simclr, simclr) for k, v in self.defenses.items()},
+                       ssl=ssl, flows=replace(self.flows, seed=self.flows.seed + shift),
+                       defenses={k: _reseed(v, shift, self.ssl, ssl) for k, v in self.defenses.items()},
                        train_seed=train_seed)
 
     def load_data(self, data_root: str | Path | None = None) -> ImageDataset:
@@ -122,39 +122,39 @@ class Profile:
         return data.subset(self.n_train, self.n_test, self.subset_seed)
 
     def describe(self) -> str:
-        c, s = self.classifier, self.simclr
+        c, s = self.classifier, self.ssl
         size = "all" if self.n_train is None else f"{self.n_train:,}"
         test = "all" if self.n_test is None else f"{self.n_test:,}"
         reserve = f"; clean reserve {self.clean_reserve:.0%} of the training set" if self.clean_reserve else ""
         return (f"profile '{self.name}': {self.dataset}, {size} train / {test} test images{reserve}; classifier "
-                f"{c.arch} width {c.width}, {c.epochs} epochs, batch {c.batch_size}, lr {c.lr}, {c.schedule}; SimCLR "
-                f"{s.arch} width {s.width}, {s.epochs} epochs, batch {s.batch_size}; flows {self.flows.epochs} "
-                f"epochs, batch {self.flows.batch_size}; detection rule {self.detection.rule}; seeds: train "
-                f"{self.train_seed}")
+                f"{c.arch} width {c.width}, {c.epochs} epochs, batch {c.batch_size}, lr {c.lr}, {c.schedule}; "
+                f"{s.method} {s.arch} width {s.width}, {s.epochs} epochs, batch {s.batch_size}; flows "
+                f"{self.flows.epochs} epochs, batch {self.flows.batch_size}; detection rule "
+                f"{self.detection.rule}; seeds: train {self.train_seed}")
 
 
-def _reseed(config: Any, shift: int, before: SimCLRConfig, after: SimCLRConfig) -> Any:
-    """A defense's config with every seed in it shifted: its own, and that of a SimCLR recipe of its own; one on the
+def _reseed(config: Any, shift: int, before: SSLConfig, after: SSLConfig) -> Any:
+    """A defense's config with every seed in it shifted: its own, and that of an SSL recipe of its own; one on the
     profile's recipe moves to the profile's reseeded one (``before`` to ``after``), so it keeps sharing GSSD's run."""
     changes: dict[str, Any] = {}
     if "seed" in {f.name for f in dataclasses.fields(config)}:
         changes["seed"] = config.seed + shift
-    own = getattr(config, "simclr", None)
+    own = getattr(config, "ssl", None)
     if own is not None and own != before:
-        changes["simclr"] = replace(own, seed=own.seed + shift)
-    return _follow_simclr(replace(config, **changes), before, after)
+        changes["ssl"] = replace(own, seed=own.seed + shift)
+    return _follow_ssl(replace(config, **changes), before, after)
 
 
-def _scaled_defenses(simclr: SimCLRConfig, nad: Mapping[str, Any] | None = None,
+def _scaled_defenses(ssl: SSLConfig, nad: Mapping[str, Any] | None = None,
                      finetune: Mapping[str, Any] | None = None, abl: Mapping[str, Any] | None = None,
                      dbd: Mapping[str, Any] | None = None, asd: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The baselines whose authors' CIFAR-10 defaults a profile scales: those defaults with the given fields changed
-    (DBD on the profile's SimCLR recipe, as its ``default_config``); the others keep their defaults.
+    (DBD on the profile's self-supervised recipe, as its ``default_config``); the others keep their defaults.
 
     DBD and ASD fix 1,024 MixMatch iterations per epoch whatever the data size; the CPU profiles make an epoch one
     pass over the training set (``iterations=None``) and scale the number of epochs instead.
     """
-    defaults = {"nad": NadConfig(), "finetune": FineTuneConfig(), "abl": AblConfig(), "dbd": DbdConfig(simclr=simclr),
+    defaults = {"nad": NadConfig(), "finetune": FineTuneConfig(), "abl": AblConfig(), "dbd": DbdConfig(ssl=ssl),
                 "asd": AsdConfig()}
     given = {"nad": nad, "finetune": finetune, "abl": abl, "dbd": dbd, "asd": asd}
     return {name: replace(defaults[name], **fields) for name, fields in given.items() if fields}
@@ -163,17 +163,17 @@ def _scaled_defenses(simclr: SimCLRConfig, nad: Mapping[str, Any] | None = None,
 # the CPU profiles (and so ``gssd defend``'s default) detect target classes with the rule calibrated on the data: the
 # paper's absolute thresholds are set for 512-d ResNet-18 SimCLR features and the official flow (detection.py)
 CALIBRATED = DetectionConfig(rule="calibrated")
-_SMOKE_SIMCLR = SimCLRConfig(arch="small_cnn", width=16, epochs=15, batch_size=128, lr=1e-3)
+_SMOKE_SIMCLR = SSLConfig(arch="small_cnn", width=16, epochs=15, batch_size=128, lr=1e-3)
 # chosen by `gssd recipes` (results/quick/recipes) in three searches, each by a rule fixed before it. The first two
 # chose by kNN accuracy: the classifier's network with a batch-norm head, temperature 0.2, crops from 20%, colour
 # jitter 0.5 and Adam at 3e-3 (55.2% in 3 epochs). Detection got worse, so the third chose by detection on BadNets and
 # Blend at 10% (recipes.chosen_simclr_point: both targets found, no false positive, within 6 minutes a poisoned set,
 # then the highest mean AUROC of sigma inside the target): the official code's colour-jitter strength 0.8 at 5 epochs.
 # Strong jitter makes the features blind to Blend's global pattern, so its poisons stay near their source classes
-_QUICK_SIMCLR = SimCLRConfig(arch="airnet", width=16, epochs=5, batch_size=256, lr=3e-3, head_batch_norm=True,
+_QUICK_SIMCLR = SSLConfig(arch="airnet", width=16, epochs=5, batch_size=256, lr=3e-3, head_batch_norm=True,
                              temperature=0.2, augment=SimCLRAugmentConfig(crop_scale=(0.2, 1.0),
                                                                           jitter=(0.8, 0.8, 0.8, 0.2)))
-_PAPER_SIMCLR = SimCLRConfig()  # official code: ResNet-18, 100 epochs, batch 256, Adam 3e-4, tau 0.5
+_PAPER_SIMCLR = SSLConfig()  # official code: ResNet-18, 100 epochs, batch 256, Adam 3e-4, tau 0.5
 _ALL_ATTACKS = ("badnets", "blend", "wanet", "chessboard", "adap_blend", "adap_patch", "issba", "lc")
 # airbench94's optimiser, rescaled from batch 1024 with a summed loss to batch 256 with a mean loss: the same step
 # per example (lr 11.5 / 1024 / (1 + 1 / (1 - 0.85)) x 256) and the same weight decay per epoch
@@ -189,7 +189,7 @@ _PROFILES = {
         name="smoke", dataset="digits32", n_train=None, n_test=None,
         classifier=TrainConfig(arch="small_cnn", width=16, epochs=15, batch_size=64, lr=0.05, schedule="cosine",
                                hflip=False),
-        simclr=_SMOKE_SIMCLR,
+        ssl=_SMOKE_SIMCLR,
         flows=FlowConfig(epochs=20, batch_size=32),
         detection=CALIBRATED,
         defenses=_scaled_defenses(
@@ -218,7 +218,7 @@ _PROFILES = {
         # backdoor to 99.9% in about 5 minutes here; the small CNN on 10,000 images it replaces reached 67.5% and
         # did not learn that backdoor (5.0%)
         classifier=QUICK_CLASSIFIER,
-        simclr=_QUICK_SIMCLR,
+        ssl=_QUICK_SIMCLR,
         flows=FlowConfig(epochs=20, batch_size=64, vectorized=True),
         detection=CALIBRATED,
         # NAD keeps its authors' epochs (the reserve is 2,500 images); ABL's phases follow the 4-epoch recipe (half of
@@ -232,7 +232,7 @@ _PROFILES = {
         attacks=("badnets", "blend", "wanet"),  # the other Table 1 attacks: results/quick, by gssd compare
         table1_defenses=("none", "knn", "energy", "gssd"),  # the full comparison: results/quick, by gssd compare
         control_seeds=(0, 1, 2),  # the clean-data control of every defense: results/quick, by gssd control
-        # each extra rate costs a SimCLR run and two trainings: the paper's hardest rate for BadNets
+        # each extra rate costs a self-supervised run and two trainings: the paper's hardest rate for BadNets
         rate_attacks=("badnets",), rates=(0.01, 0.1),
         attack_params={
             "lc": {"surrogate_arch": "small_cnn", "surrogate_width": 32, "surrogate_epochs": 15},
@@ -242,7 +242,7 @@ _PROFILES = {
     "paper": Profile(
         name="paper", dataset="cifar10", n_train=None, n_test=None,
         classifier=_PAPER_CLASSIFIER,
-        simclr=_PAPER_SIMCLR,
+        ssl=_PAPER_SIMCLR,
         # official code: 2 steps, 50 epochs, batch 16, Adam 1e-3; all classes per step (the same training, vectorised)
         flows=FlowConfig(vectorized=True),
         attacks=_ALL_ATTACKS,
@@ -256,7 +256,7 @@ _PROFILES["paper-dryrun"] = replace(
     attacks=("badnets", "issba", "lc"), table1_attacks=("badnets",), table3_attacks=("badnets",),
     table4_attacks=("badnets",),
     classifier=replace(_PAPER_CLASSIFIER, epochs=1),
-    simclr=replace(_PAPER_SIMCLR, epochs=1),
+    ssl=replace(_PAPER_SIMCLR, epochs=1),
     flows=FlowConfig(vectorized=True, epochs=1),
     defenses=_scaled_defenses(
         replace(_PAPER_SIMCLR, epochs=1),
@@ -282,12 +282,12 @@ def _paper_224(name: str, dataset: str, arch: str, width: int, batch_size: int) 
     Deviation, stated: the classifier's augmentation translates by up to 28 px (4/32 of the side, the CIFAR recipe's
     share) and flips, where the official code takes RandomResizedCrop(224) of the original image.
     """
-    simclr = replace(_PAPER_SIMCLR, arch="resnet18_imagenet")
+    ssl = replace(_PAPER_SIMCLR, arch="resnet18_imagenet")
     classifier = TrainConfig(arch=arch, width=width, epochs=90, batch_size=batch_size, lr=0.01, weight_decay=1e-4,
                              schedule="step", milestones=(60 / 90,), crop_padding=28)
     attacks = ("badnets", "blend", "wanet")  # the paper's Table 1 columns for these data sets
     return replace(_PROFILES["paper"], name=name, dataset=dataset, image_size=224, classifier=classifier,
-                   simclr=simclr, defenses=_scaled_defenses(simclr), attacks=attacks, table3_attacks=attacks,
+                   ssl=ssl, defenses=_scaled_defenses(ssl), attacks=attacks, table3_attacks=attacks,
                    table4_attacks=attacks, rate_attacks=("badnets",),
                    attack_params={"badnets": {"variant": "patch32"}, "wanet": {"k": 224}})
 
@@ -365,7 +365,7 @@ def _set(obj: Any, path: Sequence[str], text: str, setting: str) -> Any:
 
 def apply_settings(profile: Profile, settings: Sequence[str]) -> Profile:
     """The profile with ``NAME=VALUE`` settings applied, names dotted as in the profile: ``classifier.epochs=3``,
-    ``simclr.augment.crop_scale=[0.2, 1.0]``, ``detection.beta_nd=0.8``, ``defenses.nad.epochs=5``,
+    ``ssl.augment.crop_scale=[0.2, 1.0]``, ``detection.beta_nd=0.8``, ``defenses.nad.epochs=5``,
     ``n_train=5000``. Each value is checked by the config it lands in; an unknown name lists the valid ones.
     """
     for setting in settings:
@@ -378,10 +378,10 @@ def apply_settings(profile: Profile, settings: Sequence[str]) -> Profile:
         if path[0] == "defenses" and len(path) > 1 and path[1] not in profile.defenses:
             _check_own_settings(path[1], setting)
             profile = replace(profile, defenses={**profile.defenses, path[1]: profile.defense_config(path[1])})
-        before = profile.simclr
+        before = profile.ssl
         profile = _set(profile, path, text, setting)
-        if path[0] == "simclr":
-            profile = replace(profile, defenses={k: _follow_simclr(v, before, profile.simclr)
+        if path[0] == "ssl":
+            profile = replace(profile, defenses={k: _follow_ssl(v, before, profile.ssl)
                                                  for k, v in profile.defenses.items()})
     return profile
 
@@ -396,12 +396,12 @@ def _check_own_settings(defense: str, setting: str) -> None:
                          f"defenses.{defense}; set {', '.join(sections)} instead (e.g. --set {sections[0]}.epochs=...)")
 
 
-def _follow_simclr(config: Any, before: SimCLRConfig, after: SimCLRConfig) -> Any:
-    """A defense's config moved with the profile's SimCLR recipe from ``before`` to ``after``, so that DBD, kNN and
-    energy keep reusing GSSD's SimCLR run (and kNN/energy its temperature); one given its own recipe keeps it."""
-    if getattr(config, "simclr", None) != before:
+def _follow_ssl(config: Any, before: SSLConfig, after: SSLConfig) -> Any:
+    """A defense's config moved with the profile's SSL recipe from ``before`` to ``after``, so that DBD, kNN and
+    energy keep reusing GSSD's SSL run (and kNN/energy its temperature); one given its own recipe keeps it."""
+    if getattr(config, "ssl", None) != before:
         return config
-    changes: dict[str, Any] = {"simclr": after}
+    changes: dict[str, Any] = {"ssl": after}
     if getattr(config, "temperature", None) == before.temperature:
         changes["temperature"] = after.temperature
     return replace(config, **changes)

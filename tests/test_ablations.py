@@ -15,7 +15,7 @@ from gssd_utils.gssd.config import FlowConfig, GSSDConfig
 from gssd_utils.gssd.detection import DetectionConfig, detect_target_classes
 from gssd_utils.provenance import Provenance
 from gssd_utils.results_io import load_results, results_status, write_results
-from gssd_utils.training.config import SimCLRConfig, TrainConfig
+from gssd_utils.training.config import SSLConfig, TrainConfig
 
 
 def _planted():
@@ -23,7 +23,7 @@ def _planted():
     z, y, source, poison = planted_features("non-disruptive", noise=0.45)
     loglik = gaussian_loglik(z, y, 5)
     s_nd = detect_target_classes(loglik, y, DetectionConfig()).s_nd
-    config = GSSDConfig(simclr=SimCLRConfig(), flows=FlowConfig(), retrain=TrainConfig(),
+    config = GSSDConfig(ssl=SSLConfig(), flows=FlowConfig(), retrain=TrainConfig(),
                         detection=DetectionConfig(beta_nd=-(s_nd[0] + np.sort(s_nd)[-2]) / 2))
     return loglik, y, PoisonTruth(poison, source[poison], 0), config
 

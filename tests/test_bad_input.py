@@ -38,7 +38,7 @@ def _truth(tmp_path, **arrays):
 
 
 # settings that make GSSD run in seconds on 120 random images (no --train: it stops after the split)
-FAST = ["--profile", "smoke", "--set", "simclr.epochs=1", "--set", "simclr.batch_size=32", "--set", "flows.epochs=1",
+FAST = ["--profile", "smoke", "--set", "ssl.epochs=1", "--set", "ssl.batch_size=32", "--set", "flows.epochs=1",
         "--set", "flows.batch_size=8", "--set", "flows.min_class_size=8"]
 
 
@@ -140,9 +140,9 @@ def test_an_npz_member_that_is_not_an_array_is_refused(capsys, tmp_path, no_trai
 
 
 def test_settings_the_messages_mention_can_be_set(capsys, tmp_path, no_training):
-    line = fails(capsys, [*_defend(tmp_path), "--set", "simclr.batch_size=500"])
-    assert "--set simclr.batch_size=120" in line  # the fix names an option that exists...
-    line = fails(capsys, [*_defend(tmp_path), "--set", "simclr.batchsize=5"])
+    line = fails(capsys, [*_defend(tmp_path), "--set", "ssl.batch_size=500"])
+    assert "--set ssl.batch_size=120" in line  # the fix names an option that exists...
+    line = fails(capsys, [*_defend(tmp_path), "--set", "ssl.batchsize=5"])
     assert "no setting 'batchsize'" in line and "batch_size" in line  # ...and a wrong name lists the right ones
     line = fails(capsys, [*_defend(tmp_path), "--set", "flows.lr=fast"])
     assert "expects a value like 0.001" in line

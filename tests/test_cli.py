@@ -114,7 +114,7 @@ def test_bench_prints_a_rate_for_every_stage(capsys, tmp_path):
     record = json.loads((tmp_path / "bench_smoke.json").read_text())
     assert record["provenance"]["device"].startswith("cpu") and len(record["rows"]) == 6
     assert out.startswith("cpu:") and "torch" in out
-    for stage in ("SimCLR", "classifier", "flow training", "log-likelihood matrix", "UMAP"):
+    for stage in ("SSL", "classifier", "flow training", "log-likelihood matrix", "UMAP"):
         line = next(line for line in out.splitlines() if line.strip().startswith(stage))
         assert float(line.split()[-3]) > 0, line  # columns: stage, rate, unit, wall time
 
@@ -133,7 +133,7 @@ def test_defend_end_to_end_writes_every_artifact_and_reuses_the_cache(tmp_path):
     np.testing.assert_array_equal(np.sort(parts), np.arange(n))
     assert sum(v for k, v in report["split_sizes"].items() if k != "relabeled") == n
     assert len(report["per_class"]) == 10 and {"S_ND", "S_D", "kind"} <= set(report["per_class"][0])
-    assert {"simclr", "features", "flows", "detection + split", "retrain"} <= set(report["stages"])
+    assert {"ssl", "features", "flows", "detection + split", "retrain"} <= set(report["stages"])
     assert all(stage["cache"] == "computed" for stage in report["stages"].values())
     assert report["evaluation"]["n_poisoned"] == 144 and report["truth_original_labels"] == "one label per poison"
     assert 0.0 <= report["acc"] <= 1.0 and 0.0 <= report["asr"] <= 1.0
@@ -144,7 +144,7 @@ def test_defend_end_to_end_writes_every_artifact_and_reuses_the_cache(tmp_path):
     main([*common, "--out", str(tmp_path / "second")])
     again = json.loads((tmp_path / "second" / "report.json").read_text())
     assert again["cache_keys"] == report["cache_keys"]
-    for stage in ("simclr", "flows", "retrain"):  # served from the cache, reported at their original cost
+    for stage in ("ssl", "flows", "retrain"):  # served from the cache, reported at their original cost
         assert again["stages"][stage]["cache"] == "cached"
         # the cache records the computation itself; the first run's wall time adds writing the artifact
         assert again["stages"][stage]["compute_s"] == pytest.approx(report["stages"][stage]["seconds"], rel=0.1)
@@ -162,7 +162,7 @@ def test_recorded_commands_carry_no_machine_paths():
     assert command == "gssd defend --out runs/a --data .../data.npz --profile quick"
 
 
-TINY_BASELINES = ["--set", "classifier.epochs=2", "--set", "simclr.epochs=2", "--set", "flows.epochs=2",
+TINY_BASELINES = ["--set", "classifier.epochs=2", "--set", "ssl.epochs=2", "--set", "flows.epochs=2",
                   "--set", "defenses.nad.teacher_epochs=1", "--set", "defenses.nad.epochs=2",
                   "--set", "defenses.finetune.epochs=2", "--set", "defenses.abl.isolation_epochs=1",
                   "--set", "defenses.abl.finetune_epochs=1", "--set", "defenses.dbd.mixmatch.epochs=1",

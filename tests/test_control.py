@@ -9,7 +9,7 @@ from gssd_utils.experiments.control import control_row, control_runs, control_su
 from gssd_utils.experiments.runs import AttackRun
 from gssd_utils.profiles import apply_settings, get_profile
 
-TINY = ["simclr.epochs=2", "flows.epochs=2", "classifier.epochs=2"]
+TINY = ["ssl.epochs=2", "flows.epochs=2", "classifier.epochs=2"]
 
 
 @pytest.mark.slow

@@ -168,11 +168,11 @@ TINY_MIXMATCH = MixMatchConfig(epochs=3, iterations=2, batch_size=16)
     ("dbd-airnet", DbdConfig(warmup_epochs=1, mixmatch=TINY_MIXMATCH)),  # the quick profile's bias-free head
 ])
 def test_each_baseline_trains_a_model_and_reports_what_it_set_aside(digits, name, config):
-    from gssd_utils.training.config import SimCLRConfig
+    from gssd_utils.training.config import SSLConfig
 
     if name.startswith("dbd"):
         arch = "airnet" if name == "dbd-airnet" else "small_cnn"
-        config = dataclasses.replace(config, simclr=SimCLRConfig(arch=arch, width=8, epochs=1, batch_size=64))
+        config = dataclasses.replace(config, ssl=SSLConfig(arch=arch, width=8, epochs=1, batch_size=64))
         name = "dbd"
     inputs = _inputs(digits, clean=True)
     defense = build_defense(name, config, TINY, progress=False)

@@ -144,7 +144,7 @@ def test_defend_on_an_image_folder_end_to_end(tmp_path):
     folder_truth = tmp_path / "truth.npz"
     np.savez(folder_truth, poison_indices=np.sort(position[truth["poison_indices"]]), target=truth["target"])
     out = tmp_path / "out"
-    tiny = ["--set", "simclr.epochs=1", "--set", "flows.epochs=2"]  # the plumbing is under test, not the defense
+    tiny = ["--set", "ssl.epochs=1", "--set", "flows.epochs=2"]  # the plumbing is under test, not the defense
     main(["defend", "--data", str(root), "--profile", "smoke", "--truth", str(folder_truth), "--out", str(out), *tiny])
     report = json.loads((out / "report.json").read_text())
     removed = load_npz(out / "removed.npz")

@@ -56,7 +56,7 @@ def test_the_224px_profiles_follow_the_official_schedule_and_are_planned(name, a
     c = profile.classifier
     assert (c.arch, c.epochs, c.lr, c.weight_decay, c.batch_size, c.milestones) == (arch, 90, 0.01, 1e-4, batch,
                                                                                       (60 / 90,))
-    assert profile.image_size == 224 and profile.simclr.arch == "resnet18_imagenet"
+    assert profile.image_size == 224 and profile.ssl.arch == "resnet18_imagenet"
     rows = estimate(profile, book_jobs(profile), None)
     none = next(row for row in rows if row["job"].startswith("badnets") and row["job"].endswith(":none"))
     planned = 39_000 if name == "paper-imagenet30" else 30 * 362

@@ -95,6 +95,6 @@ def test_the_control_runs_every_defense_that_sets_samples_aside():
 
 def test_gssd_is_set_through_the_profiles_own_sections():
     profile = get_profile("smoke")
-    with pytest.raises(ValueError, match=r"gssd is configured by the profile's own sections.*set simclr, flows"):
+    with pytest.raises(ValueError, match=r"gssd is configured by the profile's own sections.*set ssl, flows"):
         apply_settings(profile, ["defenses.gssd.flows.epochs=3"])
     assert apply_settings(profile, ["flows.epochs=3"]).defense_config("gssd").flows.epochs == 3

@@ -13,7 +13,7 @@ from gssd_utils.experiments.runs import AttackRun
 from gssd_utils.profiles import apply_settings, get_profile
 from gssd_utils.provenance import measure
 
-TINY = ["simclr.epochs=2", "flows.epochs=2", "classifier.epochs=2"]
+TINY = ["ssl.epochs=2", "flows.epochs=2", "classifier.epochs=2"]
 
 
 def _profile(train_seed=0):
@@ -29,35 +29,35 @@ def test_seeds_have_one_meaning_each(digits):
     assert not np.array_equal(a.truth.poison_indices, c.truth.poison_indices)
     # the training seed shifts every trained model's seed, and nothing else
     pa, pb = a.profile, b.profile
-    assert (pb.classifier.seed, pb.simclr.seed, pb.flows.seed) == (pa.classifier.seed + 3, pa.simclr.seed + 3,
+    assert (pb.classifier.seed, pb.ssl.seed, pb.flows.seed) == (pa.classifier.seed + 3, pa.ssl.seed + 3,
                                                                     pa.flows.seed + 3)
     assert dataclasses.replace(pb.classifier, seed=pa.classifier.seed) == pa.classifier
-    assert pb.defense_config("dbd").simclr == pb.simclr
+    assert pb.defense_config("dbd").ssl == pb.ssl
 
 
 def test_a_simclr_setting_moves_dbd_with_gssd_unless_dbd_has_its_own():
-    profile = apply_settings(get_profile("smoke"), ["simclr.epochs=2"])
-    assert profile.defense_config("dbd").simclr == profile.simclr  # one SimCLR run serves both
-    tau = apply_settings(get_profile("smoke"), ["simclr.temperature=0.35"])
-    assert tau.defense_config("knn").simclr == tau.simclr and tau.defense_config("knn").temperature == 0.35
-    own = apply_settings(get_profile("smoke"), ["defenses.dbd.simclr.epochs=7", "simclr.epochs=2"])
-    assert (own.defense_config("dbd").simclr.epochs, own.simclr.epochs) == (7, 2)
+    profile = apply_settings(get_profile("smoke"), ["ssl.epochs=2"])
+    assert profile.defense_config("dbd").ssl == profile.ssl  # one SimCLR run serves both
+    tau = apply_settings(get_profile("smoke"), ["ssl.temperature=0.35"])
+    assert tau.defense_config("knn").ssl == tau.ssl and tau.defense_config("knn").temperature == 0.35
+    own = apply_settings(get_profile("smoke"), ["defenses.dbd.ssl.epochs=7", "ssl.epochs=2"])
+    assert (own.defense_config("dbd").ssl.epochs, own.ssl.epochs) == (7, 2)
 
 
 def test_a_training_seed_shifts_a_defenses_own_simclr_recipe_and_keeps_the_shared_one_shared():
     shared = get_profile("smoke").with_train_seed(3)
-    assert shared.simclr.seed == get_profile("smoke").simclr.seed + 3
-    assert shared.defense_config("dbd").simclr == shared.simclr  # still one SimCLR run for GSSD and DBD
-    own = apply_settings(get_profile("smoke"), ["defenses.dbd.simclr.epochs=7"])
-    reseeded = own.with_train_seed(3).defense_config("dbd").simclr
-    assert (reseeded.epochs, reseeded.seed) == (7, own.defense_config("dbd").simclr.seed + 3)
+    assert shared.ssl.seed == get_profile("smoke").ssl.seed + 3
+    assert shared.defense_config("dbd").ssl == shared.ssl  # still one SimCLR run for GSSD and DBD
+    own = apply_settings(get_profile("smoke"), ["defenses.dbd.ssl.epochs=7"])
+    reseeded = own.with_train_seed(3).defense_config("dbd").ssl
+    assert (reseeded.epochs, reseeded.seed) == (7, own.defense_config("dbd").ssl.seed + 3)
 
 
 @pytest.mark.slow
 def test_a_run_with_a_training_seed_reuses_its_own_models(digits, monkeypatch):
     """The renovation's seed bug: a notebook's analysis built its own config with the seed, the run used another,
     so the SimCLR checkpoint was opened under a different key and trained again over the same file."""
-    from gssd_utils.gssd.simclr import SimCLRModel
+    from gssd_utils.ssl.simclr import SimCLR
 
     run = AttackRun(_profile(train_seed=1), "badnets", data=digits, progress=False)
     with measure() as first:
@@ -67,9 +67,9 @@ def test_a_run_with_a_training_seed_reuses_its_own_models(digits, monkeypatch):
     def no_training(*_args):
         pytest.fail("SimCLR was trained again")
 
-    monkeypatch.setattr(SimCLRModel, "forward", no_training)  # training calls it; feature extraction does not
+    monkeypatch.setattr(SimCLR, "forward", no_training)  # training calls it; feature extraction does not
     with measure() as model:
-        run.simclr_model()
+        run.ssl_model()
     assert model.cache == "cached"
     knn_health(run)  # the chapters' analyses read the run's own models
     generative_accuracy(run)

@@ -11,7 +11,7 @@ from gssd_utils.profiles import resolve
 
 
 def _small(name: str):
-    profile = resolve(name, ["image_size=64", "simclr.batch_size=32", "classifier.batch_size=8", "flows.batch_size=4",
+    profile = resolve(name, ["image_size=64", "ssl.batch_size=32", "classifier.batch_size=8", "flows.batch_size=4",
                                    "flows.min_class_size=4"])
     return replace(profile, attacks=("badnets", "blend"))  # WaNet's k=224 field needs the 224-px images
 
@@ -23,7 +23,7 @@ def test_every_stage_runs_one_step_at_the_batch_it_reports():
     stages = table.index.tolist()
     assert stages[0] == "load vggface2_30 (240 + 60 images at 64 px)"
     assert [s.split(" (")[0] for s in stages[1:3]] == ["poison: badnets", "poison: blend"]
-    assert table.loc["SimCLR step (resnet18_imagenet, two views)", "batch"] == 32
+    assert table.loc["simclr step (resnet18_imagenet, two views)", "batch"] == 32
     assert table.loc["flows: one epoch, all classes", "batch"] == 4
     assert table.loc["classifier step (densenet121) + test predictions", "batch"] == 8
     assert "detection (paper rule) + split" in stages and len(lines) == len(table)

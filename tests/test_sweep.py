@@ -17,7 +17,7 @@ from gssd_utils.experiments.sweep import Job, Sweep, book_jobs, grid_jobs, is_do
 from gssd_utils.profiles import get_profile
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ("simclr.epochs=3", "simclr.batch_size=64", "flows.epochs=2", "classifier.epochs=2")
+TINY = ("ssl.epochs=3", "ssl.batch_size=64", "flows.epochs=2", "classifier.epochs=2")
 
 
 def test_the_job_list_is_what_the_notebooks_read():
@@ -94,7 +94,7 @@ def _children(pid: int) -> list[int]:
 def test_a_job_killed_mid_training_resumes_to_the_same_split(tmp_path, monkeypatch):
     from gssd_utils.experiments.runs import AttackRun
 
-    sweep = Sweep("smoke", (*TINY[1:], "simclr.epochs=6"))
+    sweep = Sweep("smoke", (*TINY[1:], "ssl.epochs=6"))
     job = Job("badnets", None, "gssd")
     monkeypatch.setenv("GSSD_CACHE", str(tmp_path / "killed"))
     import submitit
@@ -104,7 +104,7 @@ def test_a_job_killed_mid_training_resumes_to_the_same_split(tmp_path, monkeypat
     from gssd_utils.experiments.sweep import JobRunner
 
     submitted = executor.submit(JobRunner(), sweep, job)
-    simclr = tmp_path / "killed" / "simclr"
+    simclr = tmp_path / "killed" / "ssl"
     deadline = time.time() + 600
     while not (simclr.is_dir() and any(simclr.glob("*.pt"))):  # a first epoch checkpointed
         assert time.time() < deadline and not submitted.done(), "the job neither checkpointed nor kept running"

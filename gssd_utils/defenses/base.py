@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from gssd_utils.attacks import PoisonTruth
     from gssd_utils.evaluation import SplitEvaluation
     from gssd_utils.profiles import Profile
-    from gssd_utils.training.config import TrainConfig
+    from gssd_utils.training.config import SSLConfig, TrainConfig
 
 
 class MissingCleanDataError(ValueError):
@@ -85,7 +85,7 @@ class Defense(ABC):
     cleansing: ClassVar[bool] = False
     # it chooses what to train on (sets samples aside, isolates or unlabels them): the clean-data control runs it
     sets_aside: ClassVar[bool] = False
-    # the defenses whose trained models it starts from (the no-defense model, GSSD's SimCLR): the sweep runs it in
+    # the defenses whose trained models it starts from (the no-defense model, GSSD's SSL model): the sweep runs it in
     # its second wave, after them, so no model is trained twice by two jobs at once
     reuses: ClassVar[tuple[str, ...]] = ()
     # the profile's own sections its config is assembled from, when it is (GSSD's); its settings are then changed
@@ -95,12 +95,12 @@ class Defense(ABC):
     @classmethod
     def default_config(cls, profile: Profile) -> Any:
         """Its settings at a profile that sets none of its own: its authors' defaults (``config_class()``); a
-        defense that shares a stage of the profile's (SimCLR) takes the profile's recipe for it."""
+        defense that shares a stage of the profile's (self-supervision) takes the profile's recipe for it."""
         return cls.config_class()
 
     @classmethod
     def work(cls, profile: Profile, n_train: int, n_reserve: int) -> dict[str, int]:
-        """What it trains at ``profile``, in images per network (``"classifier"``, ``"SimCLR"``), for the sweep's
+        """What it trains at ``profile``, in images per network (``"classifier"``, ``"SSL"``), for the sweep's
         estimate; a model it reuses is counted where it is trained, not here. Default: one classifier training."""
         return {"classifier": n_train * profile.classifier.epochs}
 
@@ -152,11 +152,18 @@ def get_defense_class(name: str) -> type[Defense]:
         raise ValueError(f"unknown defense {name!r}; valid choices: {', '.join(DEFENSES)}") from None
 
 
-def check_self_supervised(data: DefenseInput, batch_size: int, setting: str = "simclr.batch_size") -> None:
-    """SimCLR drops ragged batches, so it needs at least one full batch of images."""
-    if len(data.x_train) < batch_size:
-        raise ValueError(f"SimCLR needs at least one full batch: {len(data.x_train)} images < batch size "
-                         f"{batch_size}. Fix: --set {setting}={len(data.x_train)} (or smaller)")
+def check_self_supervised(data: DefenseInput, config: SSLConfig, section: str = "ssl") -> None:
+    """The self-supervised stage's method must be registered, and it drops ragged batches, so it needs at least
+    one full batch of images."""
+    from gssd_utils.ssl.registry import METHODS
+
+    if config.method not in METHODS:
+        raise ValueError(f"unknown self-supervised method {config.method!r}. Fix: --set {section}.method=NAME, "
+                         f"one of {', '.join(METHODS)}")
+    if len(data.x_train) < config.batch_size:
+        raise ValueError(f"self-supervised training needs at least one full batch: {len(data.x_train)} images < "
+                         f"batch size {config.batch_size}. Fix: --set {section}.batch_size={len(data.x_train)} "
+                         "(or smaller)")
 
 
 def class_counts(data: DefenseInput) -> np.ndarray:

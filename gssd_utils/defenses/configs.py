@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gssd_utils.training.config import MixMatchConfig, SimCLRConfig
+from gssd_utils.training.config import MixMatchConfig, SSLConfig
 from gssd_utils.validation import check_range
 
 
@@ -22,7 +22,7 @@ class NoDefenseConfig:
 
 @dataclass(frozen=True)
 class KnnEnergyConfig:
-    simclr: SimCLRConfig = field(default_factory=SimCLRConfig)  # the profile's: GSSD's features are reused
+    ssl: SSLConfig = field(default_factory=SSLConfig)  # the profile's: GSSD's features are reused
     k: int | None = None  # None: half the mean class size (Wang et al.)
     temperature: float = 0.5
     relabel_percentile: float = 80.0
@@ -106,7 +106,7 @@ class DbdConfig:
     """DBD: self-supervised backbone, a linear head warmed up with symmetric cross-entropy, then each epoch the
     lower-loss half keeps its labels and the whole network trains with MixMatch."""
 
-    simclr: SimCLRConfig = field(default_factory=SimCLRConfig)  # the profile's; see the book for DBD's own recipe
+    ssl: SSLConfig = field(default_factory=SSLConfig)  # the profile's; see the book for DBD's own recipe
     warmup_epochs: int = 10  # linear head on the frozen backbone, Adam 0.002
     warmup_lr: float = 0.002
     sce_alpha: float = 0.1

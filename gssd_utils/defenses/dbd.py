@@ -1,18 +1,18 @@
 """DBD, Decoupling the training process (Huang et al., ICLR 2022; the authors' code ``SCLBD/DBD``).
 
 Backdoors hide in the supervised end-to-end training, so DBD splits it:
-1. a backbone learned by self-supervision on the images alone (SimCLR);
+1. a backbone learned by self-supervision on the images alone (SimCLR; the profile's ``ssl.method``);
 2. a linear head on the frozen backbone, trained with the symmetric cross-entropy (which resists the noisy
    labels the poisons are to a frozen, label-agnostic backbone);
 3. every epoch, the ``labelled_share`` of samples with the lowest symmetric cross-entropy keep their labels, the
    rest are unlabelled, and the whole network trains with MixMatch.
 
-The SimCLR stage is GSSD's, reused on the same poisoned set (one SimCLR run per set, and the two defenses then
+The self-supervised stage is GSSD's, reused on the same poisoned set (one run per set, and the two defenses then
 differ only in what they do after self-supervision). DBD's own recipe differs: crops of scale 0.2-1 instead of
 0.08-1, Gaussian blur, SGD at lr 0.4 with a cosine schedule and batch 512 where GSSD uses Adam 3e-4 and 256; the
 book says so beside the results. The head is warmed up on the backbone's features of the unaugmented images (the
 authors augment through the frozen backbone), which costs seconds instead of ten passes of the network. The
-classifier is the SimCLR backbone's architecture with a linear head. The samples DBD sets aside (``removed``) are
+classifier is the SSL backbone's architecture with a linear head. The samples DBD sets aside (``removed``) are
 the half its final model ranks highest by symmetric cross-entropy: the unlabelled half of its last epoch's rule.
 """
 
@@ -28,9 +28,9 @@ from torch import nn
 from gssd_utils.cache import cache_path, cached_arrays, config_key
 from gssd_utils.defenses.base import Defense, DefenseInput, DefenseOutcome, check_self_supervised, register
 from gssd_utils.defenses.configs import DbdConfig
-from gssd_utils.gssd.pipeline import simclr_features, simclr_stage
 from gssd_utils.models import build_model
 from gssd_utils.provenance import StageTime, timed_stage
+from gssd_utils.ssl.stage import ssl_features, ssl_stage
 from gssd_utils.training.checkpoint import epoch_generator
 from gssd_utils.training.metrics import lowest_loss, per_sample_loss
 from gssd_utils.training.mixmatch import sample_sce, symmetric_cross_entropy, train_mixmatch
@@ -65,11 +65,11 @@ class Dbd(Defense):
     summary = "SimCLR backbone, SCE-warmed linear head, then MixMatch with the low-loss half keeping its labels"
     config_class = DbdConfig
     sets_aside = True
-    reuses = ("gssd",)  # the SimCLR model, on the profile's recipe
+    reuses = ("gssd",)  # the self-supervised model, on the profile's recipe
 
     @classmethod
     def default_config(cls, profile: Profile) -> DbdConfig:
-        return DbdConfig(simclr=profile.simclr)
+        return DbdConfig(ssl=profile.ssl)
 
     @classmethod
     def work(cls, profile: Profile, n_train: int, n_reserve: int) -> dict[str, int]:
@@ -77,7 +77,7 @@ class Dbd(Defense):
 
     def check(self, data: DefenseInput) -> None:
         super().check(data)
-        check_self_supervised(data, self.config.simclr.batch_size, "defenses.dbd.simclr.batch_size")
+        check_self_supervised(data, self.config.ssl, "defenses.dbd.ssl")
 
     def _select(self, model: nn.Module, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """The labelled mask: the ``labelled_share`` of samples ``model`` gives the lowest symmetric cross-entropy."""
@@ -85,18 +85,18 @@ class Dbd(Defense):
         return lowest_loss(per_sample_loss(model, x, y, sample_sce(c.sce_alpha, c.sce_beta)), c.labelled_share)
 
     def _warmed_up(self, data: DefenseInput, stages: dict[str, StageTime]) -> tuple[nn.Module, str]:
-        """The SimCLR backbone with its SCE-warmed head, and the head's cache key: where MixMatch starts."""
+        """The self-supervised backbone with its SCE-warmed head, and the head's cache key: where MixMatch starts."""
         c = self.config
-        with timed_stage(stages, "simclr"):
-            simclr, _, simclr_key = simclr_stage(data.x_train, c.simclr, self.progress)
-        model = build_model(c.simclr.arch, data.num_classes, c.simclr.width)
+        with timed_stage(stages, "ssl"):
+            ssl, _, ssl_key = ssl_stage(data.x_train, c.ssl, self.progress)
+        model = build_model(c.ssl.arch, data.num_classes, c.ssl.width)
         with timed_stage(stages, "warm-up"):
-            features = simclr_features(simclr, data.x_train, simclr_key)
-            head_key = config_key(simclr_key, data.train_key(), "dbd model head", asdict(c))
+            features = ssl_features(ssl, data.x_train, ssl_key)
+            head_key = config_key(ssl_key, data.train_key(), "dbd model head", asdict(c))
             head = cached_arrays(cache_path("dbd", head_key, ".npz"),
                                  lambda: warm_up_head(model, features, data.y_train, c, self.recipe.seed),
-                                 config={"simclr": simclr_key, "dbd": asdict(c)})
-        state = {k: v for k, v in simclr.backbone.state_dict().items() if not k.startswith("linear.")}
+                                 config={"ssl": ssl_key, "dbd": asdict(c)})
+        state = {k: v for k, v in ssl.backbone.state_dict().items() if not k.startswith("linear.")}
         model.load_state_dict(state | {f"linear.{name}": torch.from_numpy(value) for name, value in head.items()})
         model.tta = self.recipe.tta
         return model, head_key
@@ -118,5 +118,5 @@ class Dbd(Defense):
                                       self.recipe.seed, "dbd mixmatch", self.progress)
         outcome.model = model
         outcome.removed = np.flatnonzero(~self._select(model, x, y))
-        outcome.details = {"labelled_share": c.labelled_share, "classifier": f"{c.simclr.arch} w{c.simclr.width}"}
+        outcome.details = {"labelled_share": c.labelled_share, "classifier": f"{c.ssl.arch} w{c.ssl.width}"}
         return outcome

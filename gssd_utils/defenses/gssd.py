@@ -28,11 +28,11 @@ if TYPE_CHECKING:
 class GSSD(Defense):
     name = "gssd"
     display = "GSSD"
-    summary = "SimCLR features, one flow per class, target classes by density, split, relabel, retrain, fine-tune"
+    summary = "SSL features, one flow per class, target classes by density, split, relabel, retrain, fine-tune"
     config_class = GSSDConfig
     cleansing = True
     sets_aside = True
-    profile_sections = ("simclr", "flows", "detection", "split", "classifier", "finetune_epochs", "finetune_lr")
+    profile_sections = ("ssl", "flows", "detection", "split", "classifier", "finetune_epochs", "finetune_lr")
 
     @classmethod
     def default_config(cls, profile: Profile) -> GSSDConfig:
@@ -42,11 +42,11 @@ class GSSD(Defense):
     @classmethod
     def work(cls, profile: Profile, n_train: int, n_reserve: int) -> dict[str, int]:
         config = profile.gssd()
-        return {"SimCLR": n_train * config.simclr.epochs, "classifier": n_train * config.retrain.epochs}
+        return {"SSL": n_train * config.ssl.epochs, "classifier": n_train * config.retrain.epochs}
 
     def check(self, data: DefenseInput) -> None:
         super().check(data)
-        check_self_supervised(data, self.config.simclr.batch_size)
+        check_self_supervised(data, self.config.ssl)
         counts, flows = class_counts(data), self.config.flows
         need = max(flows.min_class_size, flows.batch_size if flows.vectorized else 2)
         small = np.flatnonzero(counts < need)

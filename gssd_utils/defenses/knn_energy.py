@@ -3,12 +3,12 @@
 Their Algorithm 1: a sample is accepted when the class predicted from its neighbourhood in feature space
 agrees with its label, otherwise rejected; a rejected sample whose confidence exceeds the 80th percentile
 of the accepted samples' confidences is relabeled to the predicted class and kept. Choices made here:
-- Features: the same standardized SimCLR backbone features GSSD uses, L2-normalised, so the two defenses
+- Features: the same standardized self-supervised backbone features GSSD uses, L2-normalised, so the two defenses
   differ only in what they do with the features. (Wang et al. train their own encoder for 1,000 epochs.)
 - kNN: cosine similarity, the sample itself excluded, plurality vote; k defaults to half the mean class
   size, their choice. Confidence: the fraction of the k neighbours carrying the predicted label.
 - Energy (their Eq. 6): S_c(z_i) = log mean_{k in class c, k != i} softmax_k(z_i·z_k / τ) over all k != i.
-  Confidence: max_c S_c, as they suggest. τ defaults to the SimCLR temperature.
+  Confidence: max_c S_c, as they suggest. τ defaults to the profile's NT-Xent temperature (``ssl.temperature``).
 - The final classifier is trained with the profile's recipe, not SupCon, so that GSSD and this baseline share
   the retraining and differ only in the cleansing.
 """
@@ -31,9 +31,9 @@ from gssd_utils.defenses.base import (
     register,
 )
 from gssd_utils.defenses.configs import KnnEnergyConfig
-from gssd_utils.gssd.pipeline import simclr_features, simclr_stage
-from gssd_utils.gssd.simclr import standardize
 from gssd_utils.provenance import timed_stage
+from gssd_utils.ssl.features import standardize
+from gssd_utils.ssl.stage import ssl_features, ssl_stage
 from gssd_utils.training.classifier import cached_classifier
 
 if TYPE_CHECKING:
@@ -137,22 +137,22 @@ def cleanse(features: np.ndarray, labels: np.ndarray, method: str, config: KnnEn
 
 
 class _Cleansing(Defense):
-    """Cleanse by ``method`` on SimCLR features, then train the recipe on what is kept (relabels applied)."""
+    """Cleanse by ``method`` on self-supervised features, then train the recipe on what is kept (relabels applied)."""
 
     config_class = KnnEnergyConfig
     cleansing = True
     sets_aside = True
-    reuses = ("gssd",)  # the SimCLR model, on the profile's recipe
+    reuses = ("gssd",)  # the self-supervised model, on the profile's recipe
     method: str
 
     @classmethod
     def default_config(cls, profile: Profile) -> KnnEnergyConfig:
-        """On the profile's SimCLR features, at its NT-Xent temperature (Wang et al. reuse the SSL model's)."""
-        return KnnEnergyConfig(simclr=profile.simclr, temperature=profile.simclr.temperature)
+        """On the profile's self-supervised features, at its NT-Xent temperature (Wang et al. reuse the SSL model's)."""
+        return KnnEnergyConfig(ssl=profile.ssl, temperature=profile.ssl.temperature)
 
     def check(self, data: DefenseInput) -> None:
         super().check(data)
-        check_self_supervised(data, self.config.simclr.batch_size, f"defenses.{self.name}.simclr.batch_size")
+        check_self_supervised(data, self.config.ssl, f"defenses.{self.name}.ssl")
         counts = class_counts(data)
         if (counts < 2).any():
             raise ValueError(f"{self.name} cleansing needs at least 2 samples of every class; class sizes "
@@ -161,10 +161,10 @@ class _Cleansing(Defense):
     def cleanse(self, data: DefenseInput) -> DefenseOutcome:
         outcome = DefenseOutcome(model=None)
         x, y = data.x_train, data.y_train
-        with timed_stage(outcome.stages, "simclr"):
-            model, _, key = simclr_stage(x, self.config.simclr, self.progress)
+        with timed_stage(outcome.stages, "ssl"):
+            model, _, key = ssl_stage(x, self.config.ssl, self.progress)
         with timed_stage(outcome.stages, "features"):
-            (features,) = standardize(simclr_features(model, x, key))
+            (features,) = standardize(ssl_features(model, x, key))
         with timed_stage(outcome.stages, "cleansing"):
             cleansing = cleanse(features, y, self.method, self.config)
         outcome.removed = np.setdiff1d(np.arange(len(y)), cleansing.accepted_indices)

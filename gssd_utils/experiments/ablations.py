@@ -22,8 +22,8 @@ from gssd_utils.experiments.tables import pct
 from gssd_utils.gssd.config import GSSDConfig
 from gssd_utils.gssd.detection import detect_target_classes
 from gssd_utils.gssd.pipeline import defend_from_features, retrain_and_finetune
-from gssd_utils.gssd.simclr import extract_features, standardize
 from gssd_utils.gssd.splitting import split_and_relabel
+from gssd_utils.ssl.features import extract_features, standardize
 from gssd_utils.training.classifier import cached_classifier
 
 # the official code's retraining and fine-tuning, which drop the ground-truth poisons (an evaluation-only ablation)
@@ -152,6 +152,20 @@ def _extractor_result(run: AttackRun, raw: np.ndarray, tag: str) -> ExtractorRes
                            metrics=run.measure(result.final_model, final_key))
 
 
+def other_ssl_results(run: AttackRun) -> dict[str, ExtractorResult]:
+    """Table 3's rows for the registered self-supervised methods other than the profile's (the paper's open question,
+    §6: BYOL instead of SimCLR): GSSD on the same poisoned set with only ``ssl.method`` changed. The same runs as
+    ``gssd compare --set ssl.method=NAME``, served from the same cache entries."""
+    from gssd_utils.ssl.registry import METHODS
+
+    results = {}
+    for name, method in METHODS.items():
+        if name != run.profile.ssl.method:
+            result = run.with_ssl_method(name).result("gssd")
+            results[method.display] = ExtractorResult(split=result.split, metrics=result.metrics)
+    return results
+
+
 def clip_weights() -> tuple[Path | None, str]:
     """The CLIP weights Table 3 runs on, or None and the note its row shows instead (no download at run time)."""
     from gssd_utils.models.clip import weights_path
@@ -163,23 +177,28 @@ def clip_weights() -> tuple[Path | None, str]:
 
 
 def feature_extractor_table(runs: Mapping[str, AttackRun]) -> pd.DataFrame:
-    """Table 3: GSSD with supervised, SimCLR and CLIP features. The CLIP row runs when its weights are on disk
-    (``gssd fetch-clip``); otherwise it keeps the paper's numbers and says what is missing."""
+    """Table 3: GSSD with supervised, self-supervised (the profile's method, then every other registered one) and
+    CLIP features. The CLIP row runs when its weights are on disk (``gssd fetch-clip``); otherwise it keeps the
+    paper's numbers and says what is missing. The paper has no row for a method other than SimCLR."""
+    from gssd_utils.ssl.registry import get_method
+
     weights, missing = clip_weights()
     rows = []
     for attack, run in runs.items():
         gssd = run.result("gssd")
+        own = get_method(run.profile.ssl.method).display
         measured = {"RN-18 supervised": supervised_features_result(run),
-                    "RN-18 self-sup (SimCLR)": ExtractorResult(split=gssd.split, metrics=gssd.metrics),
+                    f"RN-18 self-sup ({own})": ExtractorResult(split=gssd.split, metrics=gssd.metrics),
+                    **{f"RN-18 self-sup ({name})": result for name, result in other_ssl_results(run).items()},
                     "RN-50 CLIP": None if weights is None else clip_features_result(run, weights)}
         for extractor, result in measured.items():
-            published = paper_reference.TABLE3[extractor].get(attack, (None, None))
+            published = paper_reference.TABLE3.get(extractor, {}).get(attack, (None, None))
+            note = missing if result is None else "" if extractor in paper_reference.TABLE3 else "not in the paper"
             rows.append({"attack": attack, "feature extractor": extractor,
                          "target detected": None if result is None else result.split.target_detected,
                          "ACC ours": None if result is None else pct(result.metrics.acc),
                          "ASR ours": None if result is None else pct(result.metrics.asr),
-                         "ACC paper": published[0], "ASR paper": published[1],
-                         "note": "" if result is not None else missing})
+                         "ACC paper": published[0], "ASR paper": published[1], "note": note})
     return pd.DataFrame(rows)
 
 

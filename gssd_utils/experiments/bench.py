@@ -15,10 +15,10 @@ import torch
 
 from gssd_utils.gssd.batched_flows import train_class_flows_batched
 from gssd_utils.gssd.flows import loglik_matrix, train_flow
-from gssd_utils.gssd.simclr import train_simclr
 from gssd_utils.models import build_model
 from gssd_utils.profiles import Profile
 from gssd_utils.provenance import default_device, device_description
+from gssd_utils.ssl.train import train_ssl
 from gssd_utils.training.classifier import train_classifier
 from gssd_utils.training.config import TrainConfig
 
@@ -41,15 +41,15 @@ def run_benchmark(profile: Profile, batches: int = 10, umap_points: int = 2000,
     device = device or default_device()
     rows = []
 
-    simclr = replace(profile.simclr, epochs=2)
-    images = _images(simclr.batch_size * batches)
-    _, history = train_simclr(images, simclr, device=device, progress=False)
-    rows.append(("SimCLR", len(images) / history["epoch_time_s"][1], "images/s", history["epoch_time_s"][1]))
+    ssl = replace(profile.ssl, epochs=2)
+    images = _images(ssl.batch_size * batches)
+    _, history = train_ssl(images, ssl, device=device, progress=False)
+    rows.append(("SSL", len(images) / history["epoch_time_s"][1], "images/s", history["epoch_time_s"][1]))
 
     rate = images_per_second(profile.classifier, batches, device)
     rows.append(("classifier", rate, "images/s", profile.classifier.batch_size * batches / rate))
 
-    dim = build_model(profile.simclr.arch, 1, profile.simclr.width).feature_dim
+    dim = build_model(profile.ssl.arch, 1, profile.ssl.width).feature_dim
     flows_config = replace(profile.flows, epochs=2)
     features = np.random.default_rng(0).normal(size=(flows_config.batch_size * batches, dim)).astype(np.float32)
     started = time.perf_counter()

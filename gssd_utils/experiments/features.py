@@ -15,7 +15,7 @@ from gssd_utils.cache import cache_path, cached_arrays, config_key
 from gssd_utils.defenses.registry import build_defense
 from gssd_utils.experiments.runs import AttackRun
 from gssd_utils.gssd.flows import loglik_matrix
-from gssd_utils.gssd.simclr import knn_accuracy
+from gssd_utils.ssl.features import knn_accuracy
 
 
 def knn_health(run: AttackRun) -> float:
@@ -91,4 +91,4 @@ def umap_2d(features: np.ndarray, key: str, seed: int = 0, n_neighbors: int = 15
 def run_umap(run: AttackRun, seed: int = 0) -> np.ndarray:
     """The 2-D map of Figure 1 for ``run``: a UMAP of its standardized SimCLR training features (cached)."""
     state = run.gssd()
-    return umap_2d(state.features, state.keys["simclr"], seed)
+    return umap_2d(state.features, state.keys["ssl"], seed)

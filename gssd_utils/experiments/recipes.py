@@ -28,7 +28,7 @@ from gssd_utils.profiles import QUICK_CLASSIFIER, get_profile
 from gssd_utils.provenance import Provenance
 from gssd_utils.results_io import write_results
 from gssd_utils.training.classifier import train_classifier
-from gssd_utils.training.config import SimCLRAugmentConfig, SimCLRConfig, TrainConfig
+from gssd_utils.training.config import SimCLRAugmentConfig, SSLConfig, TrainConfig
 
 AIRBENCH = QUICK_CLASSIFIER  # the recipe the search chose, at the candidates' common settings
 SMALL_CNN = TrainConfig(arch="small_cnn", width=32, epochs=30, batch_size=128, lr=0.05, schedule="cosine")
@@ -75,7 +75,7 @@ def measure_recipe(recipe: Recipe, epochs: int, rate: float = 0.01, data_root: s
 @dataclass(frozen=True)
 class SimclrRecipe:
     name: str
-    config: SimCLRConfig
+    config: SSLConfig
     epochs: int  # measured after every epoch up to this one
     note: str = ""
 
@@ -86,7 +86,7 @@ class SimclrRecipe:
 # and calibrated detection rule. Rule for the choice, fixed before the search: among the points whose SimCLR and
 # flows fit 6 minutes per poisoned set, those finding the target on both attacks with no false-positive class;
 # of them the highest mean AUROC of σ inside the target class; ties to the fewer minutes.
-_BASE = SimCLRConfig(arch="airnet", width=16, epochs=3, batch_size=256, lr=3e-3, head_batch_norm=True,
+_BASE = SSLConfig(arch="airnet", width=16, epochs=3, batch_size=256, lr=3e-3, head_batch_norm=True,
                      temperature=0.2, augment=SimCLRAugmentConfig(crop_scale=(0.2, 1.0), jitter=(0.4, 0.4, 0.4, 0.1)))
 _OFFICIAL_AUGMENT = SimCLRAugmentConfig()  # the official GSSD code's: crops from 8%, jitter at strength 0.8
 SIMCLR_RECIPES = {r.name: r for r in (
@@ -113,18 +113,19 @@ def simclr_curve(recipe: SimclrRecipe, data_root: str | None = None, progress: b
     and the kNN accuracy of the features on the clean test set."""
     from gssd_utils.experiments.runs import AttackRun
     from gssd_utils.gssd.pipeline import defend_from_features
-    from gssd_utils.gssd.simclr import extract_features, knn_accuracy, standardize, train_simclr
+    from gssd_utils.ssl.features import extract_features, knn_accuracy, standardize
+    from gssd_utils.ssl.train import train_ssl
 
-    profile = replace(get_profile("quick"), simclr=recipe.config)
+    profile = replace(get_profile("quick"), ssl=recipe.config)
     gssd = profile.gssd()
     data = profile.load_data(data_root)
     rows = []
     for attack in SIMCLR_ATTACKS:
         run = AttackRun(profile, attack, data=data, progress=progress)
         x, y = run.x_train, run.y_train
-        checkpoint = cache_path("simclr", config_key("recipe", run.key(), recipe.config.key()), ".pt")
+        checkpoint = cache_path("ssl", config_key("recipe", run.key(), recipe.config.key()), ".pt")
         for epochs in range(1, recipe.epochs + 1):
-            model, history = train_simclr(x, replace(recipe.config, epochs=epochs), checkpoint, progress=progress)
+            model, history = train_ssl(x, replace(recipe.config, epochs=epochs), checkpoint, progress=progress)
             started = time.perf_counter()
             train = extract_features(model.backbone, x)
             (features,) = standardize(train)
@@ -269,5 +270,5 @@ def chosen_recipes(profile_name: str = "quick") -> tuple[str, str]:
     classifier = next((name for name, r in RECIPES.items() if r.n_train == (profile.n_train or 50_000)
                        and replace(r.config, epochs=profile.classifier.epochs) == profile.classifier), "")
     simclr = next((name for name, r in SIMCLR_RECIPES.items()
-                   if replace(r.config, epochs=profile.simclr.epochs) == profile.simclr), "")
+                   if replace(r.config, epochs=profile.ssl.epochs) == profile.ssl), "")
     return classifier, simclr

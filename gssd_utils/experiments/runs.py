@@ -1,7 +1,7 @@
 """The unit of the book: one attack on one profile's data, and every defense run on that poisoned set.
 
 ``AttackRun`` owns its artifacts: the poisoned set and its ground truth, each defense's outcome (computed once per
-process, every stage cached on disk), GSSD's SimCLR model, features and flows, and the measurements. Notebooks and
+process, every stage cached on disk), GSSD's SSL model, features and flows, and the measurements. Notebooks and
 commands ask a run for what they show; nothing else rebuilds cache paths or re-passes configs alongside it.
 
 A defense sees only ``defense_input(name)``: the poisoned training images with their observed labels, plus the
@@ -11,6 +11,7 @@ the training set of every defense, so all of them train on the same images.
 
 from __future__ import annotations
 
+import copy
 import json
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -33,10 +34,12 @@ from gssd_utils.evaluation import (
     attack_metrics,
     evaluate_removal,
 )
-from gssd_utils.gssd.pipeline import DefenseResult, class_flows, defend_features, simclr_features, simclr_stage
-from gssd_utils.gssd.simclr import SimCLRModel, standardize
-from gssd_utils.profiles import Profile
+from gssd_utils.gssd.pipeline import DefenseResult, class_flows, defend_features
+from gssd_utils.profiles import Profile, apply_settings
 from gssd_utils.provenance import CACHED, StageTime, charge, measure
+from gssd_utils.ssl.base import SSLModel
+from gssd_utils.ssl.features import standardize
+from gssd_utils.ssl.stage import ssl_features, ssl_stage
 
 # what a cached RunResult records is keyed by the settings, not by the code that measured it: bump this when the
 # measurement or the evaluation changes, so no result computed by the old rules is read back
@@ -135,6 +138,14 @@ class AttackRun:
 
     # ---- defenses -------------------------------------------------------------------------------------------
 
+    def with_ssl_method(self, method: str) -> AttackRun:
+        """This poisoned set and reserve with the profile's ``ssl.method`` (and the defenses that share its stage)
+        switched to ``method``, as ``--set ssl.method=...`` switches it; nothing is poisoned again."""
+        other = copy.copy(self)
+        other.profile = apply_settings(self.profile, [f"ssl.method={method}"])
+        other._outcomes, other._defenses, other._results, other._gssd_features = {}, {}, {}, None
+        return other
+
     def defense_input(self, name: str) -> DefenseInput:
         """What defense ``name`` may see: never the ground truth; the clean reserve only if it uses clean data."""
         data = self.poisoned.data
@@ -214,15 +225,15 @@ class AttackRun:
                                                   self.profile.gssd(), self.progress)
         return self._gssd_features
 
-    def simclr_model(self) -> SimCLRModel:
-        """The run's SimCLR model (from the cache; trained only if its entry is gone)."""
-        model, _, _ = simclr_stage(self.x_train, self.profile.simclr, progress=False)
+    def ssl_model(self) -> SSLModel:
+        """The run's self-supervised model (from the cache; trained only if its entry is gone)."""
+        model, _, _ = ssl_stage(self.x_train, self.profile.ssl, progress=False)
         return model
 
     def raw_features(self, images: np.ndarray, name: str) -> np.ndarray:
-        """SimCLR backbone features of any images (cached per image set under ``name``)."""
-        model, _, key = simclr_stage(self.x_train, self.profile.simclr, progress=False)
-        return simclr_features(model, images, key, name)
+        """Self-supervised backbone features of any images (cached per image set under ``name``)."""
+        model, _, key = ssl_stage(self.x_train, self.profile.ssl, progress=False)
+        return ssl_features(model, images, key, name)
 
     def features(self, images: np.ndarray, name: str) -> np.ndarray:
         """Features standardized with the training set's statistics, comparable with ``gssd().features``."""

@@ -2,7 +2,7 @@
 
 What ``make book PROFILE=paper-dryrun`` is for the 32-px paper profile, at a cost CI can pay: a 224-px book trains
 for hours even on 300 images on a CPU, while one step per stage takes about a minute and still runs every piece a
-GPU user would meet first (the registered folder loader and its resize, the 224-px triggers, SimCLR, feature
+GPU user would meet first (the registered folder loader and its resize, the 224-px triggers, the SSL step, feature
 extraction, the flows, the detection rule and split, the classifier), each at the profile's batch size, with its
 peak memory printed. Noise images carry no signal: the figures are costs, not results, and a first step's
 seconds include one-off setup (kernel selection, allocation); rates to plan by come from ``gssd bench``.
@@ -27,10 +27,11 @@ from gssd_utils.data.registry import DATASETS
 from gssd_utils.gssd.batched_flows import to_per_class, train_class_flows_batched
 from gssd_utils.gssd.detection import detect_target_classes
 from gssd_utils.gssd.flows import loglik_matrix
-from gssd_utils.gssd.simclr import extract_features, standardize, train_simclr
 from gssd_utils.gssd.splitting import split_and_relabel
 from gssd_utils.profiles import Profile
 from gssd_utils.provenance import default_device, device_description
+from gssd_utils.ssl.features import extract_features, standardize
+from gssd_utils.ssl.train import train_ssl
 from gssd_utils.training.classifier import train_classifier
 from gssd_utils.training.metrics import predict
 
@@ -119,10 +120,10 @@ def step_check(profile: Profile, train_per_class: int = 24, test_per_class: int 
         raise ValueError(f"--per-class {train_per_class} leaves a class with {smallest} images after poisoning, "
                          f"fewer than a flow needs ({needed}). Fix: --per-class {enough}")
 
-    simclr = replace(profile.simclr, epochs=1, batch_size=min(profile.simclr.batch_size, len(x)))
+    ssl = replace(profile.ssl, epochs=1, batch_size=min(profile.ssl.batch_size, len(x)))
     started = _start(device)
-    model, _ = train_simclr(x[: simclr.batch_size], simclr, device=device, progress=False)
-    record(f"SimCLR step ({simclr.arch}, two views)", simclr.batch_size, started)
+    model, _ = train_ssl(x[: ssl.batch_size], ssl, device=device, progress=False)
+    record(f"{ssl.method} step ({ssl.arch}, two views)", ssl.batch_size, started)
     started = _start(device)
     (features,) = standardize(extract_features(model.backbone, x, device=device))
     record(f"features ({features.shape[1]}-d)", 512, started)

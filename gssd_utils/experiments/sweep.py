@@ -8,7 +8,7 @@ same profile fields, so after a sweep the book only reads the cache.
 A job computes one (attack, rate, task) and everything the chapters will ask of it. Every stage is checkpointed per
 epoch and written atomically (write, then rename), so a job that dies leaves nothing that is later trusted, and a
 requeued or re-submitted one resumes where it stopped. Jobs run in two waves: first those that train a model others
-reuse (the no-defense classifier, GSSD's SimCLR), then the tasks that reuse them, so no model is trained twice by
+reuse (the no-defense classifier, GSSD's SSL model), then the tasks that reuse them, so no model is trained twice by
 two jobs at once. Jobs already done are skipped.
 """
 
@@ -27,8 +27,8 @@ from gssd_utils.data.registry import planned_train_size
 from gssd_utils.defenses.registry import defense_names, get_defense_class
 from gssd_utils.profiles import Profile, resolve
 
-# the trainings beyond one defense: Table 3 (supervised features) and Table 4 (the fine-tuning ablation), both
-# reusing the no-defense model and GSSD's SimCLR model
+# the trainings beyond one defense: Table 3 (supervised features, GSSD on the other registered SSL methods) and
+# Table 4 (the fine-tuning ablation), both reusing the no-defense model and GSSD's SSL model
 TABLES = ("table3", "table4")
 
 
@@ -124,7 +124,7 @@ def is_done(sweep: Sweep, job: Job) -> bool:
 def run_job(sweep: Sweep, job: Job) -> dict[str, Any]:
     """Compute ``job`` and everything the chapters ask of it; every stage lands in the cache. Returns its cost."""
     from gssd_utils.atomic_io import save_json
-    from gssd_utils.experiments.ablations import finetune_ablation, supervised_features_result
+    from gssd_utils.experiments.ablations import finetune_ablation, other_ssl_results, supervised_features_result
     from gssd_utils.experiments.features import (
         dbd_first_split,
         embedding_shift,
@@ -146,6 +146,7 @@ def run_job(sweep: Sweep, job: Job) -> dict[str, Any]:
             finetune_ablation(run)
         elif job.task == "table3":
             supervised_features_result(run)
+            other_ssl_results(run)
         else:
             run.result(job.task)
             if job.task == "gssd":  # what chapters 2-6 read beside the result
@@ -184,8 +185,8 @@ def estimate(profile: Profile, jobs: Sequence[Job], bench: dict | None) -> list[
     total = profile.n_train or planned_train_size(profile.dataset) or 50_000
     n = round(total * (1 - profile.clean_reserve))
     reserve = round(total * profile.clean_reserve)
-    work = {task: {"classifier": n * profile.classifier.epochs} if task in TABLES else
-            get_defense_class(task).work(profile, n, reserve) for task in dict.fromkeys(job.task for job in jobs)}
+    work = {task: _table_work(profile, task, n) if task in TABLES else get_defense_class(task).work(profile, n, reserve)
+            for task in dict.fromkeys(job.task for job in jobs)}
     rates = {row["stage"]: row["rate"] for row in bench["rows"]} if bench else {}
     rows = []
     for job in jobs:
@@ -196,6 +197,16 @@ def estimate(profile: Profile, jobs: Sequence[Job], bench: dict | None) -> list[
             row["hours"] = round(sum(v / rates[k] for k, v in images.items()) / 3600, 2)
         rows.append(row)
     return rows
+
+
+def _table_work(profile: Profile, task: str, n: int) -> dict[str, int]:
+    """Table 4 trains classifiers; Table 3 one on the supervised features and, per other registered SSL method,
+    that method's model and GSSD's retraining on it."""
+    from gssd_utils.ssl.registry import METHODS
+
+    others = len(METHODS) - 1 if task == "table3" else 0
+    return {"classifier": n * profile.classifier.epochs * (1 + others), **({"SSL": n * profile.ssl.epochs * others}
+                                                                          if others else {})}
 
 
 def launch(sweep: Sweep, jobs: Sequence[Job], executor: str, folder: str | Path, max_parallel: int,

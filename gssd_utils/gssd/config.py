@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from gssd_utils.gssd.detection import DetectionConfig
 from gssd_utils.gssd.splitting import SplitConfig
-from gssd_utils.training.config import SimCLRConfig, TrainConfig
+from gssd_utils.training.config import SSLConfig, TrainConfig
 from gssd_utils.validation import require_at_least_one
 
 
@@ -30,7 +30,7 @@ class FlowConfig:
 
 @dataclass(frozen=True)
 class GSSDConfig:
-    simclr: SimCLRConfig
+    ssl: SSLConfig
     flows: FlowConfig
     retrain: TrainConfig
     detection: DetectionConfig = field(default_factory=DetectionConfig)

@@ -1,9 +1,9 @@
 """GSSD end to end (Algorithm 1), every stage cached on disk under a key of its config and inputs.
 
 The defense sees the poisoned training images and their observed labels, nothing else: ground truth
-enters only through ``evaluation``. Stages are also callable alone (``train_simclr``, ``train_class_flows``,
+enters only through ``evaluation``. Stages are also callable alone (``ssl.train.train_ssl``, ``train_class_flows``,
 ``detect_target_classes``, ``split_and_relabel``, ``train_classifier``); this module wires them, so all
-notebooks share one SimCLR model and one set of flows per poisoned data set. Each stage's cost is recorded
+notebooks share one self-supervised model and one set of flows per poisoned data set. Each stage's cost is recorded
 (``provenance.StageTime``): its wall time here, and what it originally cost when the cache served it.
 """
 
@@ -19,11 +19,11 @@ from gssd_utils.gssd.batched_flows import to_per_class, train_class_flows_batche
 from gssd_utils.gssd.config import GSSDConfig
 from gssd_utils.gssd.detection import ClassStatistics, detect_target_classes
 from gssd_utils.gssd.flows import flow_arrays, flows_from_arrays, loglik_matrix, train_class_flows
-from gssd_utils.gssd.simclr import SimCLRModel, extract_features, standardize, train_simclr
 from gssd_utils.gssd.splitting import Split, split_and_relabel
 from gssd_utils.provenance import StageTime, timed_stage
+from gssd_utils.ssl.features import standardize
+from gssd_utils.ssl.stage import ssl_features, ssl_stage
 from gssd_utils.training.classifier import cached_classifier
-from gssd_utils.training.config import SimCLRConfig
 
 
 @dataclass
@@ -32,7 +32,7 @@ class DefenseResult:
     split: Split
     loglik: np.ndarray
     features: np.ndarray  # standardized training features
-    simclr_loss: list[float]
+    ssl_loss: list[float]
     flow_curves: np.ndarray  # (C, epochs) flow NLL per dimension
     stages: dict[str, StageTime]
     keys: dict[str, str]
@@ -45,38 +45,18 @@ class DefenseResult:
         return self.finetuned if self.finetuned is not None else self.retrained
 
 
-def simclr_stage(x_train: np.ndarray, config: SimCLRConfig, progress: bool = True
-                 ) -> tuple[SimCLRModel, dict, str]:
-    """SimCLR on the images (labels play no part, so they are not in the key): model, history, cache key.
-
-    Shared by every defense that trains SimCLR with this recipe on these images (GSSD, DBD, the kNN/energy baseline).
-    """
-    key = config_key(array_digest(x_train), asdict(config))
-    model, history = train_simclr(x_train, config, cache_path("simclr", key, ".pt"), progress=progress)
-    return model, history, key
-
-
-def simclr_features(model: SimCLRModel, images: np.ndarray, simclr_key: str, name: str = "train") -> np.ndarray:
-    """Raw backbone features of ``images`` under the SimCLR model ``simclr_key`` (cached per image set)."""
-    key = simclr_key if name == "train" else config_key(simclr_key, name, array_digest(images))
-    arrays = cached_arrays(cache_path("features", key, ".npz"),
-                           lambda: {"features": extract_features(model.backbone, images)},
-                           config={"simclr": simclr_key, "images": name}, expect={"features": (len(images), None)})
-    return arrays["features"]
-
-
 def defend_features(x_train: np.ndarray, y_train: np.ndarray, num_classes: int, config: GSSDConfig,
                     progress: bool = True) -> DefenseResult:
     """Stages 1-6: SimCLR, features, flows, detection, split and relabels (no classifier)."""
     stages: dict[str, StageTime] = {}
-    with timed_stage(stages, "simclr"):
-        model, history, simclr_key = simclr_stage(x_train, config.simclr, progress)
+    with timed_stage(stages, "ssl"):
+        model, history, ssl_key = ssl_stage(x_train, config.ssl, progress)
     with timed_stage(stages, "features"):
-        (features,) = standardize(simclr_features(model, x_train, simclr_key))
-    result = defend_from_features(features, y_train, num_classes, config, simclr_key, progress)
-    result.simclr_loss = history["loss"]
+        (features,) = standardize(ssl_features(model, x_train, ssl_key))
+    result = defend_from_features(features, y_train, num_classes, config, ssl_key, progress)
+    result.ssl_loss = history["loss"]
     result.stages = {**stages, **result.stages}
-    result.keys.update(data=array_digest(x_train, y_train), simclr=simclr_key)
+    result.keys.update(data=array_digest(x_train, y_train), ssl=ssl_key)
     return result
 
 
@@ -88,7 +68,7 @@ def defend_from_features(features: np.ndarray, y_train: np.ndarray, num_classes:
     """
     if not np.isfinite(features).all():
         raise ValueError("the features hold NaN or inf values; the feature extractor diverged. Fix: lower "
-                         "simclr.lr, or delete its cache entry")
+                         "ssl.lr, or delete its cache entry")
     stages: dict[str, StageTime] = {}
     flows_key = config_key(features_key, asdict(config.flows), array_digest(y_train))
 
@@ -109,7 +89,7 @@ def defend_from_features(features: np.ndarray, y_train: np.ndarray, num_classes:
         stats = detect_target_classes(fitted["loglik"], y_train, config.detection)
         split = split_and_relabel(fitted["loglik"], y_train, stats, config.split)
     params = {k: v for k, v in fitted.items() if k.startswith("flow")}
-    return DefenseResult(stats=stats, split=split, loglik=fitted["loglik"], features=features, simclr_loss=[],
+    return DefenseResult(stats=stats, split=split, loglik=fitted["loglik"], features=features, ssl_loss=[],
                          flow_curves=fitted["curves"], stages=stages,
                          keys={"features": features_key, "flows": flows_key}, flow_params=params)
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from gssd_utils.cache import config_key
-from gssd_utils.validation import require_at_least_one
+from gssd_utils.validation import check_range, require_at_least_one
 
 # the networks of gssd_utils.models, by name (torch-free, for the config checks)
 ARCHITECTURES = ("resnet18", "airnet", "small_cnn", "resnet18_imagenet", "densenet121")
@@ -79,7 +79,14 @@ class SimCLRAugmentConfig:
 
 
 @dataclass(frozen=True)
-class SimCLRConfig:
+class SSLConfig:
+    """The self-supervised stage: which registered method (``gssd_utils.ssl``) trains which backbone, how long.
+
+    Methods share the backbone, views, optimiser and schedule fields; ``temperature`` and ``head_batch_norm`` are
+    SimCLR's, ``momentum`` is BYOL's (its target's starting momentum). Defaults: the official GSSD code's SimCLR.
+    """
+
+    method: str = "simclr"
     arch: str = "resnet18"
     width: int = 64
     epochs: int = 100
@@ -88,18 +95,21 @@ class SimCLRConfig:
     temperature: float = 0.5
     projection_dim: int = 128
     head_batch_norm: bool = False  # batch norm in the projection head (SimCLR's paper; the official GSSD head has none)
+    momentum: float = 0.996  # BYOL's tau_base
     seed: int = 42
     augment: SimCLRAugmentConfig = field(default_factory=SimCLRAugmentConfig)
 
     def __post_init__(self) -> None:
-        require_at_least_one(self, ("epochs", "batch_size", "width", "projection_dim"), "simclr")
+        require_at_least_one(self, ("epochs", "batch_size", "width", "projection_dim"), "ssl")
         if not self.temperature > 0:
-            raise ValueError(f"simclr temperature must be positive, got {self.temperature}")
+            raise ValueError(f"ssl.temperature must be positive, got {self.temperature}")
+        check_range("ssl", "momentum", self.momentum, 0.0, 1.0)
 
     def key(self) -> str:
         """What a checkpoint must match to be resumed. Not the epochs: the learning rate is constant, so the state
-        after k epochs does not depend on how many were asked for, and a checkpoint resumes into a longer run."""
-        return config_key({k: v for k, v in asdict(self).items() if k != "epochs"})
+        after k epochs does not depend on how many were asked for, and a checkpoint resumes into a longer run.
+        (BYOL's momentum schedule does depend on the run's length, so its key keeps the epochs.)"""
+        return config_key({k: v for k, v in asdict(self).items() if k != "epochs" or self.method == "byol"})
 
 
 @dataclass(frozen=True)
