@@ -17,6 +17,7 @@ from gssd_utils import paper_reference
 from gssd_utils.attacks import PoisonTruth
 from gssd_utils.cache import array_digest, cache_path, cached_arrays, config_key, file_digest
 from gssd_utils.evaluation import Metrics, SplitEvaluation, evaluate_split, official_code_sets
+from gssd_utils.experiments.recipes import detection_quality
 from gssd_utils.experiments.runs import AttackRun
 from gssd_utils.experiments.tables import pct
 from gssd_utils.gssd.config import GSSDConfig
@@ -107,10 +108,13 @@ def _official_code_models(run: AttackRun) -> dict:
 
 @dataclass(frozen=True)
 class ExtractorResult:
-    """GSSD with one feature extractor: detection, split and the final model's ACC/ASR."""
+    """GSSD with one feature extractor: detection, split, their quality against the truth
+    (``recipes.detection_quality``: the target's margin, the AUROC of σ inside it, ...) and the final model's
+    ACC/ASR."""
 
     split: SplitEvaluation
     metrics: Metrics
+    quality: dict
 
 
 def supervised_features_result(run: AttackRun) -> ExtractorResult:
@@ -149,7 +153,13 @@ def _extractor_result(run: AttackRun, raw: np.ndarray, tag: str) -> ExtractorRes
     result = retrain_and_finetune(result, x, y, num_classes, config, run.progress)
     final_key = result.keys.get("finetune", result.keys["retrain"])
     return ExtractorResult(split=evaluate_split(result.split, result.stats, run.truth, len(y)),
-                           metrics=run.measure(result.final_model, final_key))
+                           metrics=run.measure(result.final_model, final_key), quality=detection_quality(result, run))
+
+
+def gssd_result(run: AttackRun) -> ExtractorResult:
+    """GSSD as the run's profile has it (its own self-supervised method), measured."""
+    result = run.result("gssd")
+    return ExtractorResult(split=result.split, metrics=result.metrics, quality=detection_quality(run.gssd(), run))
 
 
 def other_ssl_results(run: AttackRun) -> dict[str, ExtractorResult]:
@@ -158,12 +168,8 @@ def other_ssl_results(run: AttackRun) -> dict[str, ExtractorResult]:
     ``gssd compare --set ssl.method=NAME``, served from the same cache entries."""
     from gssd_utils.ssl.registry import METHODS
 
-    results = {}
-    for name, method in METHODS.items():
-        if name != run.profile.ssl.method:
-            result = run.with_ssl_method(name).result("gssd")
-            results[method.display] = ExtractorResult(split=result.split, metrics=result.metrics)
-    return results
+    return {method.display: gssd_result(run.with_ssl_method(name)) for name, method in METHODS.items()
+            if name != run.profile.ssl.method}
 
 
 def clip_weights() -> tuple[Path | None, str]:
@@ -176,6 +182,11 @@ def clip_weights() -> tuple[Path | None, str]:
     return None, f"not run: no CLIP RN50 weights at {weights} (gssd fetch-clip)"
 
 
+# what Table 3 shows of each extractor's detection beside ACC/ASR (the paper shows only these): the class-level
+# test's margin and false alarms, and how well σ ranks the poisons inside the target class whatever the test said
+QUALITY = ("false-positive classes", "ND margin", "AUROC sigma")
+
+
 def feature_extractor_table(runs: Mapping[str, AttackRun]) -> pd.DataFrame:
     """Table 3: GSSD with supervised, self-supervised (the profile's method, then every other registered one) and
     CLIP features. The CLIP row runs when its weights are on disk (``gssd fetch-clip``); otherwise it keeps the
@@ -185,10 +196,9 @@ def feature_extractor_table(runs: Mapping[str, AttackRun]) -> pd.DataFrame:
     weights, missing = clip_weights()
     rows = []
     for attack, run in runs.items():
-        gssd = run.result("gssd")
         own = get_method(run.profile.ssl.method).display
         measured = {"RN-18 supervised": supervised_features_result(run),
-                    f"RN-18 self-sup ({own})": ExtractorResult(split=gssd.split, metrics=gssd.metrics),
+                    f"RN-18 self-sup ({own})": gssd_result(run),
                     **{f"RN-18 self-sup ({name})": result for name, result in other_ssl_results(run).items()},
                     "RN-50 CLIP": None if weights is None else clip_features_result(run, weights)}
         for extractor, result in measured.items():
@@ -196,6 +206,7 @@ def feature_extractor_table(runs: Mapping[str, AttackRun]) -> pd.DataFrame:
             note = missing if result is None else "" if extractor in paper_reference.TABLE3 else "not in the paper"
             rows.append({"attack": attack, "feature extractor": extractor,
                          "target detected": None if result is None else result.split.target_detected,
+                         **{name: None if result is None else result.quality[name] for name in QUALITY},
                          "ACC ours": None if result is None else pct(result.metrics.acc),
                          "ASR ours": None if result is None else pct(result.metrics.asr),
                          "ACC paper": published[0], "ASR paper": published[1], "note": note})

@@ -19,7 +19,7 @@ from gssd_utils.ssl.features import knn_accuracy
 
 
 def knn_health(run: AttackRun) -> float:
-    """kNN accuracy of the SimCLR features on the clean test set, labels from the (poisoned) training set."""
+    """kNN accuracy of the self-supervised features on the clean test set, labels from the (poisoned) training set."""
     data = run.poisoned.data
     return knn_accuracy(run.raw_features(data.x_train, "train"), data.y_train,
                         run.raw_features(data.x_test, "test"), data.y_test)
