@@ -99,6 +99,13 @@ def _cmd_datasets(_: argparse.Namespace) -> None:
     print("or any image folder (train/<class>/, test/<class>/) or .npz by its path")
 
 
+def _cmd_ssl_methods(_: argparse.Namespace) -> None:
+    from gssd_utils.ssl.registry import METHODS
+
+    for name, cls in METHODS.items():
+        print(f"{name:9s} {cls.display:8s} {cls.summary}")
+
+
 def _cmd_poison(args: argparse.Namespace) -> None:
     from dataclasses import replace
 
@@ -371,13 +378,15 @@ _RESULTS = "results folder (default _build/results/<profile>; results/<profile> 
 
 
 def _listing_command(sub, parents: _Parents) -> None:
-    """gssd attacks, gssd defenses: the registries"""
+    """gssd attacks, defenses, datasets, ssl-methods: the registries"""
     sub.add_parser("attacks", help="list the registered attacks",
                    parents=[parents.debug]).set_defaults(func=_cmd_attacks)
     sub.add_parser("defenses", help="list the registered defenses",
                    parents=[parents.debug]).set_defaults(func=_cmd_defenses)
     sub.add_parser("datasets", help="list the registered data sets",
                    parents=[parents.debug]).set_defaults(func=_cmd_datasets)
+    sub.add_parser("ssl-methods", help="list the registered self-supervised methods (--set ssl.method=NAME)",
+                   parents=[parents.debug]).set_defaults(func=_cmd_ssl_methods)
 
 
 def _poison_command(sub, parents: _Parents) -> None:

@@ -30,6 +30,7 @@ class Counted(SimCLR):
 
     name = "counted"
     display = "Counted"
+    summary = "a test's method"
     steps = 0
 
     def after_step(self, step, total_steps):
@@ -52,7 +53,11 @@ def _digits(n: int = 256) -> np.ndarray:
     return load_digits32().x_train[:n]
 
 
-def test_a_new_method_trains_the_stage_every_consumer_shares(counted, tmp_path):
+def test_a_new_method_trains_the_stage_every_consumer_shares(counted, tmp_path, capsys):
+    main(["ssl-methods"])
+    assert "counted" in capsys.readouterr().out
+    main(["sweep", "--profile", "smoke", "--dry-run", "--attacks", "badnets", "--tasks", "table3"])
+    assert "SSL images" in capsys.readouterr().out  # Table 3 plans GSSD on every other registered method
     profile = apply_settings(get_profile("smoke"), ["ssl.method=counted"])
     assert profile.gssd().ssl.method == "counted"
     for defense in ("dbd", "knn", "energy"):  # the defenses that share the stage follow it
@@ -64,6 +69,11 @@ def test_a_new_method_trains_the_stage_every_consumer_shares(counted, tmp_path):
     assert counted.steps == 2 * (len(np.load(data / "data.npz")["y_train"]) // profile.ssl.batch_size)
     report = json.loads((tmp_path / "defended" / "report.json").read_text())
     assert "ssl" in report["stages"]
+    main(["compare", "--profile", "smoke", "--attacks", "badnets", "--defenses", "gssd", "--set", "ssl.method=counted",
+          "--set", "ssl.epochs=2", "--set", "flows.epochs=2", "--set", "classifier.epochs=1",
+          "--out", str(tmp_path / "compare")])
+    rows = json.loads((tmp_path / "compare" / "comparison_all_defenses.json").read_text())["rows"]
+    assert [row["defense"] for row in rows] == ["GSSD"]
 
 
 def test_an_unknown_method_is_refused_in_one_line_naming_the_registered_ones(tmp_path, capsys):

@@ -22,6 +22,7 @@ class SSLModel(nn.Module, ABC):
 
     name: ClassVar[str]
     display: ClassVar[str]  # its name in the book's tables
+    summary: ClassVar[str]  # one line for ``gssd ssl-methods``
 
     def __init__(self, config: SSLConfig) -> None:
         super().__init__()

@@ -31,6 +31,7 @@ from gssd_utils.training.config import SSLConfig
 class BYOL(SSLModel):
     name = "byol"
     display = "BYOL"
+    summary = "an online network predicts a momentum target's projection of the other view; no negatives"
 
     def __init__(self, config: SSLConfig) -> None:
         super().__init__(config)

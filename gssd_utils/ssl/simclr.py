@@ -19,6 +19,7 @@ from gssd_utils.training.config import SSLConfig
 class SimCLR(SSLModel):
     name = "simclr"
     display = "SimCLR"
+    summary = "contrastive: NT-Xent between two views of each image against the rest of the batch (the paper's)"
 
     def __init__(self, config: SSLConfig) -> None:
         super().__init__(config)
