@@ -19,7 +19,9 @@ import json
 import os
 import socket
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +42,22 @@ class CacheMissWarning(UserWarning):
     """A cache entry was found but not reused (unreadable, or not what was asked for)."""
 
 
+_SUBFOLDER: ContextVar[str] = ContextVar("gssd_cache_subfolder", default="")
+
+
+@contextmanager
+def cache_subfolder(name: str) -> Iterator[Path]:
+    """Inside the ``with`` body the cache is the folder ``name`` of the cache: a computation that must train every
+    stage itself (to observe its epochs) gets entries of its own and leaves the main ones untouched."""
+    token = _SUBFOLDER.set(name)
+    try:
+        yield cache_root()
+    finally:
+        _SUBFOLDER.reset(token)
+
+
 def cache_root() -> Path:
-    root = Path(os.environ.get(CACHE_ENV, "cache")).expanduser()
+    root = Path(os.environ.get(CACHE_ENV, "cache")).expanduser() / _SUBFOLDER.get()
     if root.exists() and not root.is_dir():
         raise CacheError(f"the cache folder {root} (${CACHE_ENV}, default ./cache) is a file, not a folder. Fix: "
                          f"point ${CACHE_ENV} at a folder (it is created when missing), or move the file away")

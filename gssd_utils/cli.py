@@ -191,28 +191,62 @@ def _check_defenses(runs: Sequence, defenses: Sequence[str]) -> None:
             build_defense(name, run.profile.defense_config(name), run.profile.classifier).check(run.defense_input(name))
 
 
-def _cmd_compare(args: argparse.Namespace) -> None:
+def _defended_runs(args: argparse.Namespace, profile, defenses: Sequence[str]):
+    """A results command's runs, its defenses resolved and every (run, defense) checked before any trains."""
+    from gssd_utils.defenses.registry import get_defense_class
+
+    for name in defenses:
+        get_defense_class(name)
+    runs, provenance, out = _experiment_runs(args, profile, [args.rate])
+    _check_defenses(runs, defenses)
+    return runs, provenance, out
+
+
+def _tables_as_they_come(runs: Sequence, provenance, label, table_of, write) -> None:
+    """``table_of(run)`` for each run, timed as ``label(run)``; after each, every table so far is written by
+    ``write(table, runs_done)``, so a long command keeps what it finished."""
     import pandas as pd
 
-    from gssd_utils.defenses.registry import get_defense_class
+    tables = []
+    for run in runs:
+        with provenance.timed(label(run)):
+            tables.append(table_of(run))
+        table = pd.concat(tables, ignore_index=True)
+        paths = write(table, runs[:len(tables)])
+    _print_table(table, paths)
+
+
+def _cmd_compare(args: argparse.Namespace) -> None:
+    from gssd_utils.experiments.spread import seed_file_name
     from gssd_utils.experiments.tables import TABLE1_DEFENSES, comparison_table
     from gssd_utils.results_io import FULL_COMPARISON, write_results
 
     profile = _profile(args)
     defenses = args.defenses or list(TABLE1_DEFENSES)
-    for name in defenses:
-        get_defense_class(name)
-    runs, provenance, out = _experiment_runs(args, profile, [args.rate])
-    _check_defenses(runs, defenses)
-    tables = []
-    for run in runs:
-        with provenance.timed(f"{run.attack}: {len(defenses)} defenses"):
-            tables.append(comparison_table([run], defenses))
-        table = pd.concat(tables, ignore_index=True)
-        paths = write_results(table, provenance, _results_folder(out, profile), args.name or FULL_COMPARISON,
-                              {r.attack: {d: r.result(d).details for d in defenses} for r in runs[:len(tables)]},
-                              settings=profile.describe())
-    _print_table(table, paths)
+    runs, provenance, out = _defended_runs(args, profile, defenses)
+    for seed in args.train_seeds or [args.train_seed]:
+        seeded = [run.with_train_seed(seed) for run in runs]
+        _tables_as_they_come(
+            seeded, provenance, lambda run, seed=seed: f"{run.attack}, train seed {seed}: {len(defenses)} defenses",
+            lambda run: comparison_table([run], defenses),
+            lambda table, done, seed=seed: write_results(
+                table, provenance, _results_folder(out, profile), seed_file_name(args.name or FULL_COMPARISON, seed),
+                {r.attack: {d: r.result(d).details for d in defenses} for r in done},
+                settings=done[0].profile.describe()))
+
+
+def _cmd_curves(args: argparse.Namespace) -> None:
+    from gssd_utils.experiments.curves import CURVE_DEFENSES, CURVES_NAME, stage_curves
+    from gssd_utils.results_io import write_results
+
+    profile = _profile(args)
+    defenses = args.defenses or list(CURVE_DEFENSES)
+    runs, provenance, out = _defended_runs(args, profile, defenses)
+    _tables_as_they_come(
+        runs, provenance, lambda run: f"{run.attack}: curves of {', '.join(defenses)}",
+        lambda run: stage_curves(run, defenses),
+        lambda table, _done: write_results(table, provenance, _results_folder(out, profile), args.name or CURVES_NAME,
+                                           settings=profile.describe()))
 
 
 def _cmd_control(args: argparse.Namespace) -> None:
@@ -292,9 +326,9 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
 
     profile = _profile(args)
     plan = sweeps.Sweep(args.profile, tuple(args.set), args.train_seed, args.poison_seed, args.target, args.data_root)
-    if args.attacks or args.rates or args.tasks:
+    if args.attacks or args.rates or args.tasks or args.train_seeds:
         jobs = sweeps.grid_jobs(profile, args.attacks or list(profile.attacks), args.rates or [None],
-                                args.tasks or ["gssd"])
+                                args.tasks or ["gssd"], args.train_seeds or [None])
     else:
         jobs = sweeps.book_jobs(profile)
     for job in jobs:  # every attack and its settings known before anything is submitted
@@ -427,10 +461,25 @@ def _compare_command(sub, parents: _Parents) -> None:
                              "ours beside the paper's (written after each attack, so a long run keeps its results)")
     compare.add_argument("--attacks", nargs="*", default=None)
     compare.add_argument("--defenses", nargs="*", default=None, help="registered defenses (default: all of Table 1)")
+    compare.add_argument("--train-seeds", nargs="+", type=int, default=None, metavar="SEED",
+                         help="one comparison per train seed, the same poisoned set (instead of --train-seed); "
+                         "seed N > 0 writes NAME_seedN")
     compare.add_argument("--name", default=None,
                          help="results file name (comparison_all_defenses: the book's Table 1 writes 'comparison')")
     compare.add_argument("--out", default=None, help=_RESULTS)
     compare.set_defaults(func=_cmd_compare)
+
+
+def _curves_command(sub, parents: _Parents) -> None:
+    """gssd curves: a defense's ACC/ASR after every epoch of every stage"""
+    curves = sub.add_parser("curves", parents=[parents.experiment],
+                            help="ACC and ASR after every epoch of each stage of a defense (DBD, NAD), trained "
+                            "afresh in a cache folder of its own")
+    curves.add_argument("--attacks", nargs="*", default=["badnets"])
+    curves.add_argument("--defenses", nargs="*", default=None, help="registered defenses (default: dbd nad)")
+    curves.add_argument("--name", default=None, help="results file name (default: stage_curves)")
+    curves.add_argument("--out", default=None, help=_RESULTS)
+    curves.set_defaults(func=_cmd_curves)
 
 
 def _control_command(sub, parents: _Parents) -> None:
@@ -479,6 +528,8 @@ def _sweep_command(sub, parents: _Parents) -> None:
     sweep.add_argument("--attacks", nargs="*", default=None, help="a grid instead of the book's jobs")
     sweep.add_argument("--rates", nargs="*", type=float, default=None)
     sweep.add_argument("--tasks", nargs="*", default=None, help="defenses, table3, table4 (default with a grid: gssd)")
+    sweep.add_argument("--train-seeds", nargs="+", type=int, default=None, metavar="SEED",
+                       help="the grid once per train seed (Table 1's spread), the same poisoned set")
     sweep.add_argument("--max-parallel", type=int, default=2, help="jobs running at once (SLURM: array parallelism)")
     sweep.add_argument("--gpus", default="", help="local GPUs to use, one job each, e.g. 0,1,2,3")
     sweep.add_argument("--gpus-per-job", type=int, default=1, help="SLURM: GPUs per job")
@@ -550,8 +601,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     parents = _parents()
     for add in (_listing_command, _poison_command, _no_defense_command, _evaluate_command, _compare_command,
-                _control_command, _bench_command, _recipes_command, _sweep_command, _book_progress_command,
-                _defend_command, _step_check_command, _fetch_command):
+                _curves_command, _control_command, _bench_command, _recipes_command, _sweep_command,
+                _book_progress_command, _defend_command, _step_check_command, _fetch_command):
         add(sub, parents)
     return parser
 

@@ -253,9 +253,24 @@ def measure(stage: StageTime | None = None) -> Iterator[StageTime]:
             stage.cache = PARTLY
 
 
-def timed_stage(stages: dict[str, StageTime], name: str):
-    """``measure`` a ``with`` block as the stage ``name`` of ``stages`` (a repeated name adds to the same stage)."""
-    return measure(stages.setdefault(name, StageTime()))
+_STAGE: ContextVar[str] = ContextVar("gssd_stage", default="")
+
+
+@contextmanager
+def timed_stage(stages: dict[str, StageTime], name: str) -> Iterator[StageTime]:
+    """``measure`` a ``with`` block as the stage ``name`` of ``stages`` (a repeated name adds to the same stage);
+    inside it ``current_stage()`` is ``name``, so an epoch observer can say which stage an epoch belongs to."""
+    token = _STAGE.set(name)
+    try:
+        with measure(stages.setdefault(name, StageTime())) as stage:
+            yield stage
+    finally:
+        _STAGE.reset(token)
+
+
+def current_stage() -> str:
+    """The name of the innermost ``timed_stage`` running ("" outside any)."""
+    return _STAGE.get()
 
 
 # ---- the record of a result ---------------------------------------------------------------------------------

@@ -12,6 +12,11 @@ The clean seeds (``seeds_per_class`` per class) are drawn from the clean reserve
 official code picks them from the training set with the ground-truth poison flags; a defense may not, and this one
 never sees them. The samples ASD sets aside (``removed``) are those its final model leaves out of the pool by the
 class-agnostic rule.
+
+Budgets (``profiles.py``): the paper profile keeps the authors' 120 epochs of 1,024 steps. The CPU profiles make an
+epoch one pass over the training set (quick: 6 epochs) and keep the phases' fractions (1/2, 3/4); the pool grows
+so that it reaches the authors' 120 per class in the last class-aware epoch (quick: 40, 80, 120 per class in its
+three).
 """
 
 from __future__ import annotations

@@ -138,12 +138,24 @@ class AttackRun:
 
     # ---- defenses -------------------------------------------------------------------------------------------
 
+    def afresh(self) -> AttackRun:
+        """This poisoned set and reserve with nothing defended yet in this process (every outcome asked for again
+        is computed or read from the cache anew); nothing is poisoned again."""
+        other = copy.copy(self)
+        other._outcomes, other._defenses, other._results, other._gssd_features = {}, {}, {}, None
+        return other
+
+    def with_train_seed(self, seed: int) -> AttackRun:
+        """This poisoned set and reserve with every model trained seeded ``seed`` (``Profile.with_train_seed``)."""
+        other = self.afresh()
+        other.profile = self.profile.with_train_seed(seed)
+        return other
+
     def with_ssl_method(self, method: str) -> AttackRun:
         """This poisoned set and reserve with the profile's ``ssl.method`` (and the defenses that share its stage)
-        switched to ``method``, as ``--set ssl.method=...`` switches it; nothing is poisoned again."""
-        other = copy.copy(self)
+        switched to ``method``, as ``--set ssl.method=...`` switches it."""
+        other = self.afresh()
         other.profile = apply_settings(self.profile, [f"ssl.method={method}"])
-        other._outcomes, other._defenses, other._results, other._gssd_features = {}, {}, {}, None
         return other
 
     def defense_input(self, name: str) -> DefenseInput:

@@ -89,13 +89,14 @@ def book_jobs(profile: Profile) -> list[Job]:
     return _unique(profile, jobs)
 
 
-def grid_jobs(profile: Profile, attacks: Sequence[str], rates: Sequence[float | None], tasks: Sequence[str]
-              ) -> list[Job]:
-    """Every combination of the given attacks, rates and tasks (a task is a defense, table3 or table4)."""
+def grid_jobs(profile: Profile, attacks: Sequence[str], rates: Sequence[float | None], tasks: Sequence[str],
+              train_seeds: Sequence[int | None] = (None,)) -> list[Job]:
+    """Every combination of the given attacks, rates, tasks (a task is a defense, table3 or table4) and train seeds
+    (None: the sweep's), e.g. Table 1's spread: every defense on one attack over three seeds."""
     unknown = sorted(set(tasks) - set(task_names()))
     if unknown:
         raise ValueError(f"unknown task {', '.join(unknown)}; choose from {', '.join(task_names())}")
-    return _unique(profile, [Job(a, r, t) for a in attacks for r in rates for t in tasks])
+    return _unique(profile, [Job(a, r, t, s) for a in attacks for r in rates for t in tasks for s in train_seeds])
 
 
 def _unique(profile: Profile, jobs: Sequence[Job]) -> list[Job]:

@@ -14,8 +14,10 @@ MARKERS = "osD^vP*Xhp"
 def comparison_figure(table: pd.DataFrame, title: str = "") -> plt.Figure:
     """Each defense a marker: filled where we measured it, hollow at the paper's number, joined by a thin line.
 
-    Good defenses sit top left (high accuracy, low attack success); no defense sits at the right.
+    Good defenses sit top left (high accuracy, low attack success); no defense sits at the right. A table over
+    several seeds (``spread.seed_spread``) draws its means, with bars from each measure's min to its max.
     """
+    spread = "ACC min" in table
     attacks = list(dict.fromkeys(table["attack"]))
     defenses = list(dict.fromkeys(table["defense"]))
     fig, axes = panel_grid(len(attacks), columns=3, width=4.2, height=3.6)
@@ -29,6 +31,10 @@ def comparison_figure(table: pd.DataFrame, title: str = "") -> plt.Figure:
             row = row.iloc[0]
             style = {"marker": MARKERS[k % len(MARKERS)], "color": colours(k % 10), "s": 46}
             ax.scatter(row["ASR"], row["ACC"], label=defense, **style)
+            if spread:
+                ax.errorbar(row["ASR"], row["ACC"], xerr=[[row["ASR"] - row["ASR min"]], [row["ASR max"] - row["ASR"]]],
+                            yerr=[[row["ACC"] - row["ACC min"]], [row["ACC max"] - row["ACC"]]], fmt="none",
+                            ecolor=style["color"], elinewidth=0.9, capsize=2)
             if pd.notna(row["ACC paper"]):
                 ax.scatter(row["ASR paper"], row["ACC paper"], facecolors="none", edgecolors=style["color"],
                            marker=style["marker"], s=46)
@@ -41,7 +47,8 @@ def comparison_figure(table: pd.DataFrame, title: str = "") -> plt.Figure:
         ax.grid(alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8, frameon=False,
-               title="filled: ours; hollow: the paper's", title_fontsize=8)
+               title="filled: ours" + (" (mean; bars: min to max over seeds)" if spread else "")
+               + "; hollow: the paper's", title_fontsize=8)
     fig.suptitle(title, fontsize=11)
     fig.tight_layout(rect=(0, 0.1 if len(attacks) <= 3 else 0.06, 1, 0.95))
     return fig

@@ -6,13 +6,18 @@ computed; resuming charges the enclosing stage with what the resumed epochs orig
 (``provenance.charge``), so a trained model served from the cache reports its training time, marked as cached.
 Shuffling and augmentation are seeded per epoch (``epoch_generator``), so a resumed run continues exactly as an
 uninterrupted one.
+
+An epoch observer (``observe_epochs``) sees each trained model as its epochs end, for the curves the book draws;
+it measures, it never changes what is trained.
 """
 
 from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +27,28 @@ from tqdm import tqdm
 from gssd_utils import atomic_io
 from gssd_utils.cache import CacheMissWarning, new_record, origin
 from gssd_utils.provenance import charge
+
+EpochObserver = Callable[[str, int, torch.nn.Module], None]
+_OBSERVERS: ContextVar[tuple[EpochObserver, ...]] = ContextVar("gssd_epoch_observers", default=())
+
+
+@contextmanager
+def observe_epochs(observer: EpochObserver) -> Iterator[None]:
+    """Inside the ``with`` body every epoch loop calls ``observer(desc, epoch, model)`` with its model before its
+    first epoch (epoch 0) and after each epoch (1, 2, ...). Epochs served from a checkpoint are not observed."""
+    token = _OBSERVERS.set((*_OBSERVERS.get(), observer))
+    try:
+        yield
+    finally:
+        _OBSERVERS.reset(token)
+
+
+def _observe(desc: str, epoch: int, saver: EpochCheckpoint) -> None:
+    model = saver.parts.get("model")
+    if model is None:
+        return
+    for observer in _OBSERVERS.get():
+        observer(desc, epoch, model)
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -78,6 +105,8 @@ def run_epochs(saver: EpochCheckpoint, epochs: int, seed: int, train_epoch: Call
     bar = tqdm(range(start, epochs), desc=desc, disable=not progress, initial=start, total=epochs, mininterval=5)
     if start < epochs:
         charge(0.0, cached=False)
+    if start == 0:
+        _observe(desc, 0, saver)
     for epoch in bar:
         started = time.perf_counter()
         numbers = train_epoch(epoch, epoch_generator(seed, epoch))
@@ -87,4 +116,5 @@ def run_epochs(saver: EpochCheckpoint, epochs: int, seed: int, train_epoch: Call
         history["epoch_time_s"].append(round(time.perf_counter() - started, 3))
         bar.set_postfix({name: f"{value:.3f}" for name, value in numbers.items()})
         saver.save(epoch + 1, history)
+        _observe(desc, epoch + 1, saver)
     return history
