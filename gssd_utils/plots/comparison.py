@@ -20,7 +20,8 @@ def comparison_figure(table: pd.DataFrame, title: str = "") -> plt.Figure:
     spread = "ACC min" in table
     attacks = list(dict.fromkeys(table["attack"]))
     defenses = list(dict.fromkeys(table["defense"]))
-    fig, axes = panel_grid(len(attacks), columns=3, width=4.2, height=3.6)
+    one = len(attacks) == 1  # a single narrow panel: taller, fewer legend columns, more room below
+    fig, axes = panel_grid(len(attacks), columns=3, width=5.0 if one else 4.2, height=5.0 if one else 3.6)
     colours = plt.get_cmap("tab10")
     for ax, attack in zip(axes, attacks, strict=True):
         part = table[table["attack"] == attack]
@@ -46,11 +47,11 @@ def comparison_figure(table: pd.DataFrame, title: str = "") -> plt.Figure:
         ax.set_xlim(-4, 104)
         ax.grid(alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8, frameon=False,
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 3 if one else 5), fontsize=8, frameon=False,
                title="filled: ours" + (" (mean; bars: min to max over seeds)" if spread else "")
                + "; hollow: the paper's", title_fontsize=8)
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout(rect=(0, 0.1 if len(attacks) <= 3 else 0.06, 1, 0.95))
+    fig.tight_layout(rect=(0, 0.2 if one else 0.1 if len(attacks) <= 3 else 0.06, 1, 0.95))
     return fig
 
 
