@@ -170,6 +170,7 @@ def _cmd_no_defense(args: argparse.Namespace) -> None:
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     import pandas as pd
 
+    from gssd_utils.experiments.ablations import finetune_anatomy
     from gssd_utils.experiments.tables import gssd_details, gssd_row
     from gssd_utils.results_io import write_results
 
@@ -178,8 +179,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     with provenance.timed("gssd and no defense"):
         table = pd.DataFrame([gssd_row(run) for run in runs])
     details = {run.attack: gssd_details(run) for run in runs}
-    _print_table(table, write_results(table, provenance, _results_folder(out, profile), "gssd", details,
-                                      settings=profile.describe()))
+    folder = _results_folder(out, profile)
+    _print_table(table, write_results(table, provenance, folder, "gssd", details, settings=profile.describe()))
+    with provenance.timed("fine-tuning anatomy"):
+        anatomy = pd.DataFrame([finetune_anatomy(run) for run in runs])
+    _print_table(anatomy, write_results(anatomy, provenance, folder, "finetune_anatomy",
+                                        settings=profile.describe()))
 
 
 def _check_defenses(runs: Sequence, defenses: Sequence[str]) -> None:
@@ -448,7 +453,8 @@ def _evaluate_command(sub, parents: _Parents) -> None:
     """gssd evaluate: GSSD against the truth and no defense"""
     evaluate = sub.add_parser("evaluate", parents=[parents.experiment],
                               help="poison with each attack, defend with GSSD, "
-                              "measure against the ground truth and the no-defense baseline (the book's Table 1)")
+                              "measure against the ground truth and the no-defense baseline (the book's Table 1); "
+                              "finetune_anatomy crosses the fine-tuned and D_C models' batch-norm statistics")
     evaluate.add_argument("--attacks", nargs="*", default=None)
     evaluate.add_argument("--out", default=None, help=_RESULTS)
     evaluate.set_defaults(func=_cmd_evaluate)

@@ -66,3 +66,41 @@ def test_results_round_trip_and_missing_or_corrupt_files(tmp_path):
     (tmp_path / "table3.json").write_text(json.dumps({"no rows": 1})[:-3])
     with pytest.raises(ValueError, match=r"not a results file.*delete it"):
         load_results(tmp_path, "table3")
+
+
+def test_crossing_batch_norm_statistics_keeps_the_weights_and_takes_the_statistics():
+    import torch
+
+    from gssd_utils.experiments.ablations import with_norm_statistics
+    from gssd_utils.models import build_model
+
+    torch.manual_seed(0)
+    model, source = build_model("small_cnn", 10, 8), build_model("small_cnn", 10, 8)
+    for net, shift in ((model, 0.0), (source, 3.0)):  # different inputs give different running statistics
+        net.train()(torch.randn(16, 3, 32, 32) + shift)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    crossed = with_norm_statistics(model, source)
+    for name, value in crossed.state_dict().items():
+        taken = source if name.endswith(("running_mean", "running_var")) else model
+        torch.testing.assert_close(value, taken.state_dict()[name])
+    for name, value in model.state_dict().items():  # the model itself is left as it was
+        torch.testing.assert_close(value, before[name])
+    means = [name for name in crossed.state_dict() if name.endswith("running_mean")]
+    assert means and not torch.equal(crossed.state_dict()[means[0]], model.state_dict()[means[0]])
+
+
+@pytest.mark.slow
+def test_finetune_anatomy_measures_the_models_gssd_trained(digits):
+    from gssd_utils.experiments.ablations import finetune_anatomy
+    from gssd_utils.experiments.runs import AttackRun
+    from gssd_utils.profiles import get_profile
+
+    run = AttackRun(get_profile("smoke"), "badnets", data=digits, progress=False)  # smoke finds BadNets' target
+    row = finetune_anatomy(run)
+    state = run.gssd(train=True)
+    assert row["D'_P"] == len(state.split.relabeled_indices) > 0
+    assert 0 <= row["poisons in D'_P %"] <= 100
+    retrained, tuned = run.measure(state.retrained), run.measure(state.finetuned)
+    assert (row["ACC D_C"], row["ASR D_C"]) == (round(100 * retrained.acc, 2), round(100 * retrained.asr, 2))
+    assert (row["ACC fine-tuned"], row["ASR fine-tuned"]) == (round(100 * tuned.acc, 2), round(100 * tuned.asr, 2))
+    assert {"ACC fine-tuned weights, D_C statistics", "ASR D_C weights, fine-tuned statistics"} <= set(row)

@@ -63,6 +63,17 @@ def test_unknown_attack_and_bad_params_exit_2_with_the_choices(capsys, tmp_path)
 
 
 @pytest.mark.slow
+def test_evaluate_writes_gssd_and_the_anatomy_of_its_fine_tuning(tmp_path):
+    main(["evaluate", "--profile", "smoke", "--attacks", "badnets", "--out", str(tmp_path)])
+    gssd = json.loads((tmp_path / "gssd.json").read_text())["rows"][0]
+    anatomy = json.loads((tmp_path / "finetune_anatomy.json").read_text())["rows"][0]
+    assert gssd["target detected"] and anatomy["D'_P"] > 0
+    # the anatomy measures the very models the GSSD row reports
+    assert (anatomy["ACC fine-tuned"], anatomy["ASR fine-tuned"]) == (gssd["ACC GSSD"], gssd["ASR GSSD"])
+    assert (anatomy["ACC D_C"], anatomy["ASR D_C"]) == (gssd["ACC D_C only"], gssd["ASR D_C only"])
+
+
+@pytest.mark.slow
 def test_no_defense_writes_results_with_provenance(tmp_path):
     main(["no-defense", "--profile", "smoke", "--attacks", "chessboard", "--out", str(tmp_path)])
     record = json.loads((tmp_path / "no_defense.json").read_text())

@@ -6,12 +6,14 @@ Each reuses the cached stages of the runs; only what the ablation changes is rec
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from torch import nn
 
 from gssd_utils import paper_reference
 from gssd_utils.attacks import PoisonTruth
@@ -104,6 +106,43 @@ def _official_code_models(run: AttackRun) -> dict:
         models[(OFFICIAL, True)] = (cached_classifier(x[indices], labels, num_classes, finetune, tuned_key,
                                                       init=retrained, progress=run.progress), tuned_key)
     return models
+
+
+_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
+
+
+def with_norm_statistics(model: nn.Module, source: nn.Module) -> nn.Module:
+    """A copy of ``model`` whose batch-norm layers normalise with ``source``'s running statistics (same network)."""
+    statistics = {name: layer for name, layer in source.named_modules() if isinstance(layer, _NORMS)}
+    copied = copy.deepcopy(model)
+    for name, layer in copied.named_modules():
+        if isinstance(layer, _NORMS):
+            layer.running_mean.copy_(statistics[name].running_mean)
+            layer.running_var.copy_(statistics[name].running_var)
+    return copied
+
+
+def finetune_anatomy(run: AttackRun) -> dict:
+    """What GSSD's fine-tuning on D̂'_P changes: the weights, or the batch-norm running statistics.
+
+    At the official code's lr of 1e-4 the weights move little, while every batch-norm layer, in train mode, re-estimates
+    its running statistics on D̂'_P, and D̂'_P holds mostly poisons. Crossing the weights of the model trained on D̂_C
+    and of the fine-tuned one with each other's statistics separates the two. For the reader: the truth is read only
+    for D̂'_P's poison share."""
+    state = run.gssd(train=True)
+    relabeled = state.split.relabeled_indices
+    row: dict = {"attack": run.attack, "D'_P": len(relabeled),
+                 "poisons in D'_P %": pct(run.is_poisoned()[relabeled].mean()) if len(relabeled) else None}
+    tuned = state.finetuned
+    models = {"D_C": (state.retrained, state.keys["retrain"])}
+    if tuned is not None:
+        models.update({"fine-tuned": (tuned, state.keys["finetune"]),
+                       "fine-tuned weights, D_C statistics": (with_norm_statistics(tuned, state.retrained), None),
+                       "D_C weights, fine-tuned statistics": (with_norm_statistics(state.retrained, tuned), None)})
+    for name, (model, key) in models.items():
+        measured = run.measure(model, key)
+        row[f"ACC {name}"], row[f"ASR {name}"] = pct(measured.acc), pct(measured.asr)
+    return row
 
 
 @dataclass(frozen=True)
