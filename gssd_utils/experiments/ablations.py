@@ -133,12 +133,15 @@ def finetune_anatomy(run: AttackRun) -> dict:
     relabeled = state.split.relabeled_indices
     row: dict = {"attack": run.attack, "D'_P": len(relabeled),
                  "poisons in D'_P %": pct(run.is_poisoned()[relabeled].mean()) if len(relabeled) else None}
-    tuned = state.finetuned
-    models = {"D_C": (state.retrained, state.keys["retrain"])}
+    tuned, retrain_key = state.finetuned, state.keys["retrain"]
+    models = {"D_C": (state.retrained, retrain_key)}
     if tuned is not None:
-        models.update({"fine-tuned": (tuned, state.keys["finetune"]),
-                       "fine-tuned weights, D_C statistics": (with_norm_statistics(tuned, state.retrained), None),
-                       "D_C weights, fine-tuned statistics": (with_norm_statistics(state.retrained, tuned), None)})
+        tuned_key = state.keys["finetune"]
+        models["fine-tuned"] = (tuned, tuned_key)
+        models["fine-tuned weights, D_C statistics"] = (with_norm_statistics(tuned, state.retrained),
+                                                        config_key(tuned_key, "norm statistics of", retrain_key))
+        models["D_C weights, fine-tuned statistics"] = (with_norm_statistics(state.retrained, tuned),
+                                                        config_key(retrain_key, "norm statistics of", tuned_key))
     for name, (model, key) in models.items():
         measured = run.measure(model, key)
         row[f"ACC {name}"], row[f"ASR {name}"] = pct(measured.acc), pct(measured.asr)

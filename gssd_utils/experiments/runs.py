@@ -218,7 +218,9 @@ class AttackRun:
         path = cache_path("metrics", self.key("metrics", RESULT_VERSION, key), ".json")
         if path.is_file():
             try:
-                return Metrics(**json.loads(path.read_text()))
+                metrics = Metrics(**json.loads(path.read_text()))
+                charge(0.0, cached=True)  # served from the cache (a measurement costs seconds; none is recorded)
+                return metrics
             except (ValueError, TypeError) as exc:
                 warnings.warn(f"cache entry {path} is unreadable ({exc}); recomputing it", CacheMissWarning,
                               stacklevel=2)

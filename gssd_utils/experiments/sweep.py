@@ -125,7 +125,12 @@ def is_done(sweep: Sweep, job: Job) -> bool:
 def run_job(sweep: Sweep, job: Job) -> dict[str, Any]:
     """Compute ``job`` and everything the chapters ask of it; every stage lands in the cache. Returns its cost."""
     from gssd_utils.atomic_io import save_json
-    from gssd_utils.experiments.ablations import finetune_ablation, other_ssl_results, supervised_features_result
+    from gssd_utils.experiments.ablations import (
+        finetune_ablation,
+        finetune_anatomy,
+        other_ssl_results,
+        supervised_features_result,
+    )
     from gssd_utils.experiments.features import (
         dbd_first_split,
         embedding_shift,
@@ -145,6 +150,7 @@ def run_job(sweep: Sweep, job: Job) -> dict[str, Any]:
                         progress=False)
         if job.task == "table4":
             finetune_ablation(run)
+            finetune_anatomy(run)
         elif job.task == "table3":
             supervised_features_result(run)
             other_ssl_results(run)
