@@ -50,7 +50,7 @@ class Profile:
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     finetune_epochs: int = 2  # official code: 2 epochs of SGD at lr 1e-4 on the relabeled suspects
-    finetune_lr: float = 1e-4
+    finetune_lr: float = 1e-4  # after training at 0.1; the CPU profiles keep that ratio (``finetune_lr``)
     # the defenses' settings at this scale, where they differ from their defaults (``Defense.default_config``)
     defenses: Mapping[str, Any] = field(default_factory=dict)
     # share of the training set kept clean, before poisoning, for NAD and ASD (NAD's authors use 5%); every defense
@@ -160,6 +160,24 @@ def _scaled_defenses(ssl: SSLConfig, nad: Mapping[str, Any] | None = None,
     return {name: replace(defaults[name], **fields) for name, fields in given.items() if fields}
 
 
+def abl_phases(rest_epochs: int) -> dict[str, int]:
+    """ABL's epochs when it trains on the rest for ``rest_epochs``: isolation for the authors' share of that
+    training (10 isolation epochs beside 60 on the rest), rounded, at least one."""
+    return {"isolation_epochs": max(1, round(rest_epochs * 10 / 60)), "finetune_epochs": rest_epochs}
+
+
+def mixmatch_passes(supervised_epochs: int) -> int:
+    """DBD's MixMatch passes over the training set beside a supervised run of ``supervised_epochs``: the authors'
+    ratio, 190 epochs of 1,024 steps of 64 labelled images (249 passes over 50,000) beside 200 supervised epochs."""
+    return max(1, round(supervised_epochs * 190 * 1024 * 64 / 50_000 / 200))
+
+
+def finetune_lr(training_lr: float) -> float:
+    """GSSD's fine-tuning learning rate for a classifier trained at peak ``training_lr``: the official code's ratio,
+    1e-4 after training at 0.1."""
+    return training_lr * 1e-4 / 0.1
+
+
 # the CPU profiles (and so ``gssd defend``'s default) detect target classes with the rule calibrated on the data: the
 # paper's absolute thresholds are set for 512-d ResNet-18 SimCLR features and the official flow (detection.py)
 CALIBRATED = DetectionConfig(rule="calibrated")
@@ -181,22 +199,24 @@ QUICK_CLASSIFIER = TrainConfig(arch="airnet", width=16, epochs=4, batch_size=256
                                nesterov=True, weight_decay=1.33e-3, schedule="triangle", label_smoothing=0.2,
                                bias_lr_scale=64.0, lookahead=True, crop_padding=2, pad_mode="reflect",
                                alternate_flip=True, tta=True)
+_SMOKE_CLASSIFIER = TrainConfig(arch="small_cnn", width=16, epochs=15, batch_size=64, lr=0.05, schedule="cosine",
+                                hflip=False)
 _PAPER_CLASSIFIER = TrainConfig(arch="resnet18", width=64, epochs=200, batch_size=128, lr=0.1, schedule="step",
                                 milestones=(0.5, 0.75))
 
 _PROFILES = {
     "smoke": Profile(
         name="smoke", dataset="digits32", n_train=None, n_test=None,
-        classifier=TrainConfig(arch="small_cnn", width=16, epochs=15, batch_size=64, lr=0.05, schedule="cosine",
-                               hflip=False),
+        classifier=_SMOKE_CLASSIFIER,
         ssl=_SMOKE_SIMCLR,
         flows=FlowConfig(epochs=20, batch_size=32),
         detection=CALIBRATED,
+        finetune_lr=finetune_lr(_SMOKE_CLASSIFIER.lr),
         defenses=_scaled_defenses(
             _SMOKE_SIMCLR,
             nad={"teacher_epochs": 5, "epochs": 10}, finetune={"epochs": 10},
-            abl={"isolation_epochs": 5, "finetune_epochs": 10},
-            dbd={"mixmatch": MixMatchConfig(epochs=5, iterations=None)},
+            abl=abl_phases(10),
+            dbd={"mixmatch": MixMatchConfig(epochs=mixmatch_passes(_SMOKE_CLASSIFIER.epochs), iterations=None)},
             asd={"mixmatch": MixMatchConfig(epochs=6, iterations=None), "growth_every": 1}),
         attacks=_ALL_ATTACKS,
         # every chapter sees every attack; the defenses are compared on a poison-label attack (BadNets) and the
@@ -221,13 +241,15 @@ _PROFILES = {
         ssl=_QUICK_SIMCLR,
         flows=FlowConfig(epochs=20, batch_size=64, vectorized=True),
         detection=CALIBRATED,
-        # NAD keeps its authors' epochs (the reserve is 2,500 images); ABL's phases follow the 4-epoch recipe (half of
-        # it isolating, all of it on the rest); DBD and ASD make an epoch one pass over the data, ASD's pool reaching
-        # the authors' 120 per class at the end of its class-aware phase
+        finetune_lr=finetune_lr(QUICK_CLASSIFIER.lr),
+        # NAD keeps its authors' epochs (the reserve is 2,500 images); ABL trains on the rest for the 4-epoch recipe
+        # and isolates for the authors' sixth of it; DBD and ASD make an epoch one pass over the data, DBD running
+        # the authors' 1.25 MixMatch passes per supervised epoch, ASD's pool reaching the authors' 120 per class at
+        # the end of its class-aware phase
         defenses=_scaled_defenses(
             _QUICK_SIMCLR,
-            abl={"isolation_epochs": 2, "finetune_epochs": 4},
-            dbd={"mixmatch": MixMatchConfig(epochs=4, iterations=None)},
+            abl=abl_phases(QUICK_CLASSIFIER.epochs),
+            dbd={"mixmatch": MixMatchConfig(epochs=mixmatch_passes(QUICK_CLASSIFIER.epochs), iterations=None)},
             asd={"mixmatch": MixMatchConfig(epochs=6, iterations=None), "growth_every": 1, "pool_growth": 40}),
         attacks=("badnets", "blend", "wanet"),  # the other Table 1 attacks: results/quick, by gssd compare
         table1_defenses=("none", "knn", "energy", "gssd"),  # the full comparison: results/quick, by gssd compare

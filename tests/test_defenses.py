@@ -185,3 +185,22 @@ def test_each_baseline_trains_a_model_and_reports_what_it_set_aside(digits, name
     again = build_defense(name, config, TINY, progress=False).run(inputs)  # every stage from the cache
     assert all(s.cache == "cached" for s in again.stages.values()), again.stages
     np.testing.assert_array_equal(again.removed, outcome.removed)
+
+
+def test_cpu_profiles_derive_baseline_budgets_from_the_authors_ratios():
+    """ABL isolates for a sixth of its training, DBD runs 1.25 MixMatch passes per supervised epoch and GSSD
+    fine-tunes at 1/1000 of the training learning rate, at every profile; the paper profile gets the authors' values."""
+    from gssd_utils.profiles import abl_phases, get_profile, mixmatch_passes
+
+    assert abl_phases(60) == {"isolation_epochs": 10, "finetune_epochs": 60}
+    assert mixmatch_passes(200) == 249
+    paper = get_profile("paper")
+    assert (paper.defense_config("abl").isolation_epochs, paper.defense_config("dbd").mixmatch.epochs) == (10, 190)
+    assert paper.finetune_lr == pytest.approx(1e-4)
+    quick = get_profile("quick")
+    assert quick.defense_config("abl").isolation_epochs == 1  # 4 x 10 / 60 rounds to one
+    assert quick.defense_config("dbd").mixmatch.epochs == 5  # 4 x 1.245
+    assert quick.finetune_lr == pytest.approx(quick.classifier.lr / 1000)
+    smoke = get_profile("smoke")
+    assert smoke.defense_config("dbd").mixmatch.epochs == mixmatch_passes(smoke.classifier.epochs)
+    assert smoke.finetune_lr == pytest.approx(smoke.classifier.lr / 1000)

@@ -9,10 +9,10 @@ Backdoor samples are learned faster than clean ones. ABL exploits it in three ph
 As in the authors' code the LGA sign is taken on the batch's mean loss. The paper's LGA, not the flooding variant
 their code defaults to, is used, as the GSSD paper's comparison reads.
 
-Budgets (``profiles.py``): the paper profile keeps the authors' 10 isolation, 60 training and 5 unlearning epochs.
-The CPU profiles train on the rest for the classifier recipe's length or less (quick: all 4 epochs; smoke: 10 of
-15) and isolate for half of that, where the authors isolate for a sixth of it (10 of 60; a sixth of 4 epochs rounds
-to one); unlearning keeps its 5 passes over the isolated 1% (a count of passes, not a share of the schedule).
+Budgets (``profiles.abl_phases``): the paper profile keeps the authors' 10 isolation, 60 training and 5 unlearning
+epochs. The CPU profiles train on the rest for the classifier recipe's length or less (quick: all 4 epochs; smoke:
+10 of 15) and isolate for the authors' sixth of it (10 of 60), rounded, at least one epoch (quick 1, smoke 2);
+unlearning keeps its 5 passes over the isolated 1% (a count of passes, not a share of the schedule).
 """
 
 from __future__ import annotations

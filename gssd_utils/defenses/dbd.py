@@ -15,11 +15,11 @@ authors augment through the frozen backbone), which costs seconds instead of ten
 classifier is the SSL backbone's architecture with a linear head. The samples DBD sets aside (``removed``) are
 the half its final model ranks highest by symmetric cross-entropy: the unlabelled half of its last epoch's rule.
 
-Budgets (``profiles.py``): the authors' MixMatch runs 190 epochs of 1,024 steps of 64 labelled images, 249 passes
-over their 50,000 images beside a 200-epoch supervised run; the paper profile keeps it. The CPU profiles make an
-epoch one pass over the training set and run as many as the classifier recipe's epochs (quick: 4, where the authors'
-ratio would give 5), so MixMatch gets the supervised run's budget, not 1.25 times it; the head's warm-up keeps the
-authors' 10 epochs (seconds, on fixed features). The book's stage curves show what that budget reaches.
+Budgets (``profiles.mixmatch_passes``): the authors' MixMatch runs 190 epochs of 1,024 steps of 64 labelled
+images, 249 passes over their 50,000 images beside a 200-epoch supervised run; the paper profile keeps it. The CPU
+profiles make an epoch one pass over the training set and keep the authors' 1.25 passes per supervised epoch
+(quick: 5 beside 4, smoke: 19 beside 15); the head's warm-up keeps the authors' 10 epochs (seconds, on fixed
+features). The book's stage curves show what that budget reaches.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ class GSSDConfig:
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     finetune_epochs: int = 2  # official code: 2 epochs of SGD at lr 1e-4 on the relabeled suspects
-    finetune_lr: float = 1e-4
+    finetune_lr: float = 1e-4  # after training at 0.1; profiles.finetune_lr keeps the ratio for other recipes
 
     def finetune_config(self) -> TrainConfig:
         return replace(self.retrain, epochs=self.finetune_epochs, lr=self.finetune_lr, milestones=(),

@@ -101,7 +101,13 @@ def class_flows(result: DefenseResult, config: GSSDConfig) -> list:
 
 def retrain_and_finetune(result: DefenseResult, x_train: np.ndarray, y_train: np.ndarray, num_classes: int,
                          config: GSSDConfig, progress: bool = True) -> DefenseResult:
-    """Stage 7: train on D̂_C, then fine-tune on the relabeled D̂'_P (skipped when it is empty)."""
+    """Stage 7: train on D̂_C, then fine-tune on the relabeled D̂'_P (skipped when it is empty).
+
+    The fine-tuning trains as the official code does, batch norm included: its running statistics move to those of
+    D̂'_P, which is mostly triggered images. At quick that, not the weights, is what removes the backdoor and what
+    costs clean accuracy (``experiments.ablations.finetune_anatomy``); freezing the statistics would be a different
+    defense, and the anatomy's crossed model shows it keeps the backdoor at this scale.
+    """
     split = result.split
     retrain_key = config_key(array_digest(x_train, y_train), array_digest(split.clean_indices), asdict(config.retrain))
     with timed_stage(result.stages, "retrain"):
