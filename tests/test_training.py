@@ -172,3 +172,22 @@ def test_lookahead_run_resumes_exactly_and_ends_on_its_average(digits, tmp_path,
     for a, b in zip(reference.state_dict().values(), resumed.state_dict().values(), strict=True):
         assert torch.allclose(a.float(), b.float())
     assert resumed.tta
+
+
+def test_gssd_fine_tuning_moves_a_model_that_a_lookahead_would_restore(digits):
+    """A run shorter than the lookahead's period ends on its starting weights; GSSD's fine-tuning, which is a
+    dozen steps at quick, runs without the lookahead (plain SGD, as the official code), so it changes the model."""
+    from dataclasses import replace
+
+    from gssd_utils.profiles import get_profile
+
+    x, y = digits.x_train[:64], digits.y_train[:64]
+    profile = get_profile("quick")
+    start, _ = train_classifier(x, y, 10, replace(profile.classifier, epochs=1), progress=False)
+    init = {k: v.clone() for k, v in start.state_dict().items()}
+    finetune = replace(profile.gssd().finetune_config(), epochs=1, lr=0.05)  # 1 step of 64 at batch 256
+    assert not finetune.lookahead
+    tuned, _ = train_classifier(x, y, 10, finetune, progress=False, init_state=init)
+    restored, _ = train_classifier(x, y, 10, replace(finetune, lookahead=True), progress=False, init_state=init)
+    assert any(not torch.equal(init[k], v) for k, v in tuned.state_dict().items() if v.is_floating_point())
+    assert all(torch.equal(init[k], v) for k, v in restored.state_dict().items() if v.is_floating_point())

@@ -91,7 +91,9 @@ class Abl(Defense):
                                           config_key(*base, "abl rest", array_digest(isolated)),
                                           init=model, progress=self.progress)
         if c.unlearning_epochs:
-            unlearning = _phase(self.recipe, c, c.unlearning_epochs, c.unlearning_lr)
+            # plain SGD, as the authors unlearn: the lookahead's last step would return the weights to their
+            # average at its previous sync, half of the unlearning's ten steps at quick
+            unlearning = replace(_phase(self.recipe, c, c.unlearning_epochs, c.unlearning_lr), lookahead=False)
             with timed_stage(outcome.stages, "unlearning"):
                 model = cached_classifier(x[isolated], y[isolated], data.num_classes, unlearning,
                                           config_key(*base, "abl unlearning", array_digest(isolated)),

@@ -39,5 +39,8 @@ class GSSDConfig:
     finetune_lr: float = 1e-4  # after training at 0.1; profiles.finetune_lr keeps the ratio for other recipes
 
     def finetune_config(self) -> TrainConfig:
+        """The retraining recipe at the fine-tuning's epochs and lr, without the lookahead: the official code
+        fine-tunes with plain SGD, and the lookahead's last step returns the weights to their average at its previous
+        sync, which discards a run shorter than its period (5 steps) and much of a dozen-step one."""
         return replace(self.retrain, epochs=self.finetune_epochs, lr=self.finetune_lr, milestones=(),
-                       schedule="step")
+                       schedule="step", lookahead=False)
