@@ -42,8 +42,9 @@ from gssd_utils.ssl.features import standardize
 from gssd_utils.ssl.stage import ssl_features, ssl_stage
 
 # what a cached RunResult records is keyed by the settings, not by the code that measured it: bump this when the
-# measurement or the evaluation changes, so no result computed by the old rules is read back
-RESULT_VERSION = 1
+# measurement, the evaluation or what a defense trains from the same settings changes, so no result computed by the
+# old rules is read back (2: GSSD's fine-tuning and ABL's unlearning without the lookahead)
+RESULT_VERSION = 2
 
 
 @dataclass
