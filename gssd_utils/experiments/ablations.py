@@ -125,10 +125,10 @@ def with_norm_statistics(model: nn.Module, source: nn.Module) -> nn.Module:
 def finetune_anatomy(run: AttackRun) -> dict:
     """What GSSD's fine-tuning on D̂'_P changes: the weights, or the batch-norm running statistics.
 
-    At the official code's lr of 1e-4 the weights move little, while every batch-norm layer, in train mode, re-estimates
-    its running statistics on D̂'_P, and D̂'_P holds mostly poisons. Crossing the weights of the model trained on D̂_C
-    and of the fine-tuned one with each other's statistics separates the two. For the reader: the truth is read only
-    for D̂'_P's poison share."""
+    At the official code's lr (a thousandth of the training's) the weights move little, while every batch-norm layer,
+    in train mode, re-estimates its running statistics on D̂'_P, and D̂'_P holds mostly poisons. Crossing the weights
+    of the model trained on D̂_C and of the fine-tuned one with each other's statistics separates the two. For the
+    reader: the truth is read only for D̂'_P's poison share."""
     state = run.gssd(train=True)
     relabeled = state.split.relabeled_indices
     row: dict = {"attack": run.attack, "D'_P": len(relabeled),
