@@ -21,8 +21,13 @@ def test_the_control_reports_what_each_defense_set_aside_on_clean_data_per_seed(
     assert list(table["train seed"]) == [0, 0, 1, 1]
     gssd = table[table["defense"] == "GSSD"]
     assert gssd["rule"].eq("calibrated").all() and gssd["classes flagged"].notna().all()
+    # a class is flagged exactly when a family-wise p-value falls below the rule's level
+    alpha = profile.detection.false_alarm
+    below = (gssd[["p non-disruptive", "p disruptive"]].min(axis=1) < alpha)
+    assert (below == (gssd["classes flagged"] != "none")).all()
+    assert gssd["test"].eq("none").eq(gssd["classes flagged"].eq("none")).all()
     knn = table[table["defense"] == "kNN"]
-    assert knn["classes flagged"].isna().all()  # kNN flags samples, not classes
+    assert knn["classes flagged"].isna().all() and knn["p non-disruptive"].isna().all()  # kNN flags samples
     n = len(runs[0].y_train)
     assert (table["sacrifice rate %"] == (100 * table["set aside"] / n).round(2)).all()
     # the cost is rounded from the raw accuracies, the two columns each on their own

@@ -21,7 +21,8 @@ from gssd_utils.profiles import Profile
 CONTROL = Clean.name
 # every defense that chooses what to train on (``Defense.sets_aside``), Table 1's in its order first
 CONTROL_DEFENSES = tuple(name for name in defense_names() if get_defense_class(name).sets_aside)
-__all__ = ["CONTROL", "CONTROL_DEFENSES", "control_row", "control_runs", "control_summary", "control_table"]
+__all__ = ["CONTROL", "CONTROL_DEFENSES", "control_row", "control_runs", "control_summary", "control_table",
+           "family_wise_pvalues"]
 
 
 def control_runs(profile: Profile, seeds: Sequence[int], data=None, data_root=None,
@@ -43,11 +44,25 @@ def control_row(run: AttackRun, defense: str) -> dict:
         "train seed": run.profile.train_seed, "defense": get_defense_class(defense).display,
         "rule": result.details.get("detection_rule"),
         "classes flagged": None if flagged is None else (",".join(map(str, flagged)) or "none"),
+        "test": None if flagged is None else (",".join(result.details["kind"][str(c)] for c in flagged) or "none"),
+        **family_wise_pvalues(result.details),
         "set aside": removed, "sacrifice rate %": pct(removed / len(run.y_train)),
         "relabeled": result.evaluation.relabeled,
         "ACC": pct(result.metrics.acc), "ACC no defense": pct(none.metrics.acc),
         "ACC cost": round(100 * (none.metrics.acc - result.metrics.acc), 2),
     }
+
+
+def family_wise_pvalues(details: dict) -> dict:
+    """The calibrated rule's smallest p-value of each test over the classes, on the family-wise scale its level α
+    applies to (a clean set flags a class when either is below α); so over many clean seeds the share of runs with
+    a p below α measures the false-alarm level the rule states. Missing for other rules and defenses."""
+    if details.get("detection_rule") != "calibrated":
+        return {"p non-disruptive": None, "p disruptive": None}
+    per_class = details["per_class"]
+    # p_ND is one class's; the test shares α among the C classes (Bonferroni). p_D is corrected already.
+    p_nd = min(1.0, len(per_class) * min(c["p_ND"] for c in per_class))
+    return {"p non-disruptive": float(f"{p_nd:.3g}"), "p disruptive": float(f"{min(c['p_D'] for c in per_class):.3g}")}
 
 
 def control_table(runs: Iterable[AttackRun], defenses: Sequence[str]) -> pd.DataFrame:
