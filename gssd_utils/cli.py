@@ -170,7 +170,7 @@ def _cmd_no_defense(args: argparse.Namespace) -> None:
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from gssd_utils.experiments.ablations import finetune_anatomy
+    from gssd_utils.experiments.ablations import finetune_anatomy, norm_statistics_table
     from gssd_utils.experiments.tables import gssd_details, gssd_row
     from gssd_utils.results_io import write_results
 
@@ -185,6 +185,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
         anatomy = pd.DataFrame([finetune_anatomy(run) for run in runs])
     _print_table(anatomy, write_results(anatomy, provenance, folder, "finetune_anatomy",
                                         settings=profile.describe()))
+    with provenance.timed("batch-norm statistics path"):
+        path = norm_statistics_table(runs)
+    _print_table(path, write_results(path, provenance, folder, "finetune_norm_path", settings=profile.describe()))
 
 
 def _check_defenses(runs: Sequence, defenses: Sequence[str]) -> None:
@@ -454,7 +457,8 @@ def _evaluate_command(sub, parents: _Parents) -> None:
     evaluate = sub.add_parser("evaluate", parents=[parents.experiment],
                               help="poison with each attack, defend with GSSD, "
                               "measure against the ground truth and the no-defense baseline (the book's Table 1); "
-                              "finetune_anatomy crosses the fine-tuned and D_C models' batch-norm statistics")
+                              "finetune_anatomy crosses the fine-tuned and D_C models' batch-norm statistics, "
+                              "finetune_norm_path moves the D_C model's statistics toward the fine-tuned ones")
     evaluate.add_argument("--attacks", nargs="*", default=None)
     evaluate.add_argument("--out", default=None, help=_RESULTS)
     evaluate.set_defaults(func=_cmd_evaluate)

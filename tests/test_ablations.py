@@ -87,11 +87,19 @@ def test_crossing_batch_norm_statistics_keeps_the_weights_and_takes_the_statisti
         torch.testing.assert_close(value, before[name])
     means = [name for name in crossed.state_dict() if name.endswith("running_mean")]
     assert means and not torch.equal(crossed.state_dict()[means[0]], model.state_dict()[means[0]])
+    # halfway: the mixture of two equal populations, whose variance includes the spread between their means
+    half, m = with_norm_statistics(model, source, 0.5).state_dict(), model.state_dict()
+    s = source.state_dict()
+    mean, var = means[0], means[0].replace("running_mean", "running_var")
+    torch.testing.assert_close(half[mean], (m[mean] + s[mean]) / 2)
+    torch.testing.assert_close(half[var], (m[var] + s[var]) / 2 + (m[mean] - s[mean]) ** 2 / 4)
+    none = with_norm_statistics(model, source, 0.0).state_dict()
+    assert all(torch.equal(none[name], m[name]) for name in m if name.endswith(("running_mean", "running_var")))
 
 
 @pytest.mark.slow
 def test_finetune_anatomy_measures_the_models_gssd_trained(digits):
-    from gssd_utils.experiments.ablations import finetune_anatomy
+    from gssd_utils.experiments.ablations import NORM_SHARES, finetune_anatomy, norm_statistics_path
     from gssd_utils.experiments.runs import AttackRun
     from gssd_utils.profiles import get_profile
 
@@ -104,3 +112,9 @@ def test_finetune_anatomy_measures_the_models_gssd_trained(digits):
     assert (row["ACC D_C"], row["ASR D_C"]) == (round(100 * retrained.acc, 2), round(100 * retrained.asr, 2))
     assert (row["ACC fine-tuned"], row["ASR fine-tuned"]) == (round(100 * tuned.acc, 2), round(100 * tuned.asr, 2))
     assert {"ACC fine-tuned weights, D_C statistics", "ASR D_C weights, fine-tuned statistics"} <= set(row)
+    path = norm_statistics_path(run)
+    # the path's ends are the D_C model and the crossed model of the anatomy
+    assert [r["share of fine-tuned statistics"] for r in path] == list(NORM_SHARES)
+    assert (path[0]["ACC"], path[0]["ASR"]) == (row["ACC D_C"], row["ASR D_C"])
+    assert (path[-1]["ACC"], path[-1]["ASR"]) == (row["ACC D_C weights, fine-tuned statistics"],
+                                                  row["ASR D_C weights, fine-tuned statistics"])

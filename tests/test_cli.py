@@ -71,6 +71,8 @@ def test_evaluate_writes_gssd_and_the_anatomy_of_its_fine_tuning(tmp_path):
     # the anatomy measures the very models the GSSD row reports
     assert (anatomy["ACC fine-tuned"], anatomy["ASR fine-tuned"]) == (gssd["ACC GSSD"], gssd["ASR GSSD"])
     assert (anatomy["ACC D_C"], anatomy["ASR D_C"]) == (gssd["ACC D_C only"], gssd["ASR D_C only"])
+    path = json.loads((tmp_path / "finetune_norm_path.json").read_text())["rows"]
+    assert (path[0]["ACC"], path[0]["ASR"]) == (gssd["ACC D_C only"], gssd["ASR D_C only"]) and len(path) == 5
 
 
 @pytest.mark.slow

@@ -111,14 +111,19 @@ def _official_code_models(run: AttackRun) -> dict:
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 
 
-def with_norm_statistics(model: nn.Module, source: nn.Module) -> nn.Module:
-    """A copy of ``model`` whose batch-norm layers normalise with ``source``'s running statistics (same network)."""
+def with_norm_statistics(model: nn.Module, source: nn.Module, share: float = 1.0) -> nn.Module:
+    """A copy of ``model`` whose batch-norm layers normalise with ``source``'s running statistics (same network),
+    or, for ``share`` < 1, with those of a population that is ``share`` of ``source``'s and the rest ``model``'s:
+    the mixture's mean, and its variance including the spread between the two means."""
     statistics = {name: layer for name, layer in source.named_modules() if isinstance(layer, _NORMS)}
     copied = copy.deepcopy(model)
     for name, layer in copied.named_modules():
         if isinstance(layer, _NORMS):
-            layer.running_mean.copy_(statistics[name].running_mean)
-            layer.running_var.copy_(statistics[name].running_var)
+            mean, var = layer.running_mean.clone(), layer.running_var.clone()
+            other = statistics[name]
+            layer.running_mean.copy_((1 - share) * mean + share * other.running_mean)
+            layer.running_var.copy_((1 - share) * var + share * other.running_var
+                                    + share * (1 - share) * (mean - other.running_mean) ** 2)
     return copied
 
 
@@ -157,6 +162,33 @@ class ExtractorResult:
     split: SplitEvaluation
     metrics: Metrics
     quality: dict
+
+
+NORM_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
+NORM_SHARE = "share of fine-tuned statistics"
+
+
+def norm_statistics_path(run: AttackRun, shares: Sequence[float] = NORM_SHARES) -> list[dict]:
+    """The D̂_C model's ACC and ASR as its batch-norm statistics move toward the fine-tuned model's (share 0: its own,
+    share 1: the fine-tuned ones), its weights fixed: whether the backdoor and the clean accuracy go at the same rate
+    (``finetune_anatomy`` crosses the two end points). An explanation, not a recipe: no share is chosen from it.
+    Empty where GSSD did not fine-tune."""
+    state = run.gssd(train=True)
+    if state.finetuned is None:
+        return []
+    rows = []
+    for share in shares:
+        model = with_norm_statistics(state.retrained, state.finetuned, share)
+        measured = run.measure(model, config_key(state.keys["retrain"], "norm statistics", share, "of",
+                                                 state.keys["finetune"]))
+        rows.append({"attack": run.attack, NORM_SHARE: share, "ACC": pct(measured.acc), "ASR": pct(measured.asr)})
+    return rows
+
+
+def norm_statistics_table(runs: Sequence[AttackRun]) -> pd.DataFrame:
+    """``norm_statistics_path`` of every run that fine-tuned, one table (with its columns when none did)."""
+    return pd.DataFrame([row for run in runs for row in norm_statistics_path(run)],
+                        columns=["attack", NORM_SHARE, "ACC", "ASR"])
 
 
 def supervised_features_result(run: AttackRun) -> ExtractorResult:

@@ -1,4 +1,5 @@
-"""A defense's curves: ACC and ASR after every epoch of each of its stages, the stages side by side."""
+"""Curves of ACC and ASR: a defense's after every epoch of each of its stages, and GSSD's along its fine-tuning's
+batch-norm statistics."""
 
 from __future__ import annotations
 
@@ -34,6 +35,27 @@ def stage_curves_figure(curves: pd.DataFrame, title: str = "") -> plt.Figure:
         ax.set_title(f"{defense} ({part['attack'].iloc[0]})", fontsize=10, pad=14)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="center right")
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def norm_path_figure(path: pd.DataFrame, title: str = "") -> plt.Figure:
+    """One panel per attack: the D̂_C model's ACC (solid) and ASR (dashed) against the share of the fine-tuned
+    model's batch-norm statistics it normalises with (``ablations.norm_statistics_path``)."""
+    attacks = list(dict.fromkeys(path["attack"]))
+    fig, axes = panel_grid(len(attacks), columns=4, width=3.4, height=3.0)
+    share = "share of fine-tuned statistics"  # ablations.NORM_SHARE
+    for ax, attack in zip(axes, attacks, strict=True):
+        part = path[path["attack"] == attack]
+        ax.plot(part[share], part["ACC"], "-o", ms=3, color="tab:blue", label="ACC")
+        ax.plot(part[share], part["ASR"], "--s", ms=3, color="tab:red", label="ASR")
+        ax.set_xlabel("share of the fine-tuned statistics")
+        ax.set_ylabel("%")
+        ax.set_ylim(-3, 103)
+        ax.set_title(attack, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="center left")
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
