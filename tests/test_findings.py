@@ -90,6 +90,11 @@ def test_the_clean_control_paragraph_counts_flags_only_for_defenses_with_a_class
     text = findings(tmp_path)
     assert "GSSD flags a class in 1 of 2 runs" in text
     assert "kNN sets aside 50.00%" in text and "nan" not in text
+    # a committed GSSD-only control over more seeds takes GSSD's place; kNN still comes from the book's control
+    many = [{**rows[0], "train seed": s, "classes flagged": "none"} for s in range(5)]
+    write_results(pd.DataFrame(many), Provenance(profile="quick", data={}), tmp_path, "clean_control_gssd_seeds")
+    text = findings(tmp_path)
+    assert "GSSD flags a class in 0 of 5 runs" in text and "1 of 2" not in text and "kNN sets aside 50.00%" in text
 
 
 def test_der_is_half_for_no_change_and_one_for_a_free_removal_of_the_backdoor():

@@ -161,9 +161,10 @@ def _table1(folder: Path) -> str:
 
 
 def _control(folder: Path) -> str:
-    """The clean-data control: the book's own, and the every-defense one committed beside it."""
+    """The clean-data control: GSSD over many seeds where committed, the book's own, and the every-defense one
+    committed beside it; each defense from the first file that has it."""
     parts, seen = [], set()
-    for name in ("clean_control", "clean_control_all_defenses"):  # the book's own first
+    for name in ("clean_control_gssd_seeds", "clean_control", "clean_control_all_defenses"):
         table = _load(folder, name)
         if table is None or not len(table):
             continue
