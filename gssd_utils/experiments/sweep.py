@@ -128,6 +128,7 @@ def run_job(sweep: Sweep, job: Job) -> dict[str, Any]:
     from gssd_utils.experiments.ablations import (
         finetune_ablation,
         finetune_anatomy,
+        norm_statistics_path,
         other_ssl_results,
         supervised_features_result,
     )
@@ -151,6 +152,7 @@ def run_job(sweep: Sweep, job: Job) -> dict[str, Any]:
         if job.task == "table4":
             finetune_ablation(run)
             finetune_anatomy(run)
+            norm_statistics_path(run)
         elif job.task == "table3":
             supervised_features_result(run)
             other_ssl_results(run)
