@@ -119,10 +119,9 @@ def with_norm_statistics(model: nn.Module, source: nn.Module, share: float = 1.0
     copied = copy.deepcopy(model)
     for name, layer in copied.named_modules():
         if isinstance(layer, _NORMS):
-            mean, var = layer.running_mean.clone(), layer.running_var.clone()
-            other = statistics[name]
+            mean, other = layer.running_mean.clone(), statistics[name]  # the variance below reads the old mean
             layer.running_mean.copy_((1 - share) * mean + share * other.running_mean)
-            layer.running_var.copy_((1 - share) * var + share * other.running_var
+            layer.running_var.copy_((1 - share) * layer.running_var + share * other.running_var
                                     + share * (1 - share) * (mean - other.running_mean) ** 2)
     return copied
 

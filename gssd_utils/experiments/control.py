@@ -19,10 +19,12 @@ from gssd_utils.experiments.tables import pct
 from gssd_utils.profiles import Profile
 
 CONTROL = Clean.name
+# the results name of a GSSD-only control over many seeds (``gssd control --defenses gssd --name ...``)
+MANY_SEEDS_NAME = "clean_control_gssd_seeds"
 # every defense that chooses what to train on (``Defense.sets_aside``), Table 1's in its order first
 CONTROL_DEFENSES = tuple(name for name in defense_names() if get_defense_class(name).sets_aside)
-__all__ = ["CONTROL", "CONTROL_DEFENSES", "control_row", "control_runs", "control_summary", "control_table",
-           "family_wise_pvalues"]
+__all__ = ["CONTROL", "CONTROL_DEFENSES", "MANY_SEEDS_NAME", "control_row", "control_runs", "control_summary",
+           "control_table", "family_wise_pvalues"]
 
 
 def control_runs(profile: Profile, seeds: Sequence[int], data=None, data_root=None,

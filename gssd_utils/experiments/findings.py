@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from gssd_utils.experiments.ablations import OFFICIAL
-from gssd_utils.experiments.control import control_summary
+from gssd_utils.experiments.control import MANY_SEEDS_NAME, control_summary
 from gssd_utils.experiments.tables import disagreements
 from gssd_utils.results_io import FULL_COMPARISON, load_results
 
@@ -164,7 +164,7 @@ def _control(folder: Path) -> str:
     """The clean-data control: GSSD over many seeds where committed, the book's own, and the every-defense one
     committed beside it; each defense from the first file that has it."""
     parts, seen = [], set()
-    for name in ("clean_control_gssd_seeds", "clean_control", "clean_control_all_defenses"):
+    for name in (MANY_SEEDS_NAME, "clean_control", "clean_control_all_defenses"):
         table = _load(folder, name)
         if table is None or not len(table):
             continue

@@ -6,6 +6,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from gssd_utils.experiments.ablations import NORM_SHARE
 from gssd_utils.plots.style import panel_grid
 
 SPLIT_COLUMN = "poisons labelled %"
@@ -45,11 +46,10 @@ def norm_path_figure(path: pd.DataFrame, title: str = "") -> plt.Figure:
     model's batch-norm statistics it normalises with (``ablations.norm_statistics_path``)."""
     attacks = list(dict.fromkeys(path["attack"]))
     fig, axes = panel_grid(len(attacks), columns=4, width=3.4, height=3.0)
-    share = "share of fine-tuned statistics"  # ablations.NORM_SHARE
     for ax, attack in zip(axes, attacks, strict=True):
         part = path[path["attack"] == attack]
-        ax.plot(part[share], part["ACC"], "-o", ms=3, color="tab:blue", label="ACC")
-        ax.plot(part[share], part["ASR"], "--s", ms=3, color="tab:red", label="ASR")
+        ax.plot(part[NORM_SHARE], part["ACC"], "-o", ms=3, color="tab:blue", label="ACC")
+        ax.plot(part[NORM_SHARE], part["ASR"], "--s", ms=3, color="tab:red", label="ASR")
         ax.set_xlabel("share of the fine-tuned statistics")
         ax.set_ylabel("%")
         ax.set_ylim(-3, 103)
